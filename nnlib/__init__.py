@@ -1,0 +1,47 @@
+"""nnlib: dense networks, backpropagation and batch normalization in plain numpy.
+
+Layout
+------
+``nnlib.functional``  stateless forward/backward kernels (``(out, cache)`` / ``(dout, cache)``)
+``nnlib.layers``      layers built on the kernels (Dense, BatchNorm, activations, Dropout)
+``nnlib.sequential``  the Sequential container
+``nnlib.optim``       SGD and Adam
+``nnlib.init``        weight initializers
+``nnlib.gradcheck``   finite-difference gradient checking and ``compare``
+``nnlib.training``    the ``fit`` loop
+``nnlib.io``          ``save`` / ``load`` models to HDF5
+``nnlib.datasets``    digits, synthetic data, splits, HDF5 arrays
+"""
+
+from nnlib import datasets, functional, init
+from nnlib.gradcheck import compare, gradcheck, numerical_gradient, relative_error
+from nnlib.layers import BatchNorm, Dense, Dropout, LayerNorm, LeakyReLU, ReLU, Sigmoid, Tanh
+from nnlib.module import Layer, Parameter
+from nnlib.optim import SGD, Adam, Optimizer
+from nnlib.sequential import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam",
+    "BatchNorm",
+    "Dense",
+    "Dropout",
+    "Layer",
+    "LayerNorm",
+    "LeakyReLU",
+    "Optimizer",
+    "Parameter",
+    "ReLU",
+    "SGD",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "compare",
+    "datasets",
+    "functional",
+    "gradcheck",
+    "init",
+    "numerical_gradient",
+    "relative_error",
+]

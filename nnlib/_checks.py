@@ -1,0 +1,109 @@
+"""Input validation shared by the kernels and the layers.
+
+Every check raises an error that names *who* complained (a layer such as
+``Dense(64 -> 100)`` or a kernel such as ``dense_forward``), the shape it
+expected and the shape it received, so that a learner never has to decode a
+numpy broadcasting traceback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_batch(x: np.ndarray, who: str, features: int | None = None) -> np.ndarray:
+    """Check that ``x`` is a 2-D batch of shape (N, features) and return it as an array.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, D)
+        The batch, one example per row.
+    who : str
+        Name of the layer or kernel, used in error messages.
+    features : int, optional
+        The expected number of columns D; not checked when None.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, D)
+        ``x`` itself when it already is an array (no copy is made).
+    """
+    x = np.asarray(x)
+    expected = f"(N, {features})" if features is not None else "(N, D)"
+    if x.ndim != 2:
+        hint = ""
+        if x.ndim == 1:
+            hint = " A single example must be a batch of one: use x.reshape(1, -1)."
+        raise ValueError(
+            f"{who}: expected a 2-D batch of shape {expected} (rows are examples), "
+            f"got an array of shape {x.shape}.{hint}"
+        )
+    if features is not None and x.shape[1] != features:
+        raise ValueError(
+            f"{who}: expected input of shape {expected} with {features} features, "
+            f"got shape {x.shape}."
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{who}: expected a batch of shape {expected} with N >= 1, got {x.shape}.")
+    return x
+
+
+def same_shape(a: np.ndarray, b: np.ndarray, who: str, a_name: str, b_name: str) -> None:
+    """Raise a ValueError unless ``a`` and ``b`` have the same shape."""
+    if np.shape(a) != np.shape(b):
+        raise ValueError(
+            f"{who}: {b_name} must have the shape of {a_name}, {np.shape(a)}, "
+            f"got shape {np.shape(b)}."
+        )
+
+
+def check_shape(a: np.ndarray, shape: tuple[int, ...], who: str, name: str) -> None:
+    """Raise a ValueError unless ``a`` has exactly ``shape``."""
+    if np.shape(a) != tuple(shape):
+        raise ValueError(f"{who}: {name} must have shape {tuple(shape)}, got shape {np.shape(a)}.")
+
+
+def float_dtype(dtype: object, who: str) -> np.dtype:
+    """Return ``dtype`` as a numpy floating dtype, or raise a TypeError naming ``who``."""
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {dt}.")
+    return dt
+
+
+def match_dtype(x: np.ndarray, dtype: np.dtype, who: str) -> np.ndarray:
+    """Return ``x`` in the layer's ``dtype`` without silently changing a float dtype.
+
+    Integer and boolean inputs are converted to ``dtype``; a floating input of
+    another precision is refused, because converting it would silently change the
+    precision of everything downstream.
+    """
+    if x.dtype == dtype:
+        return x
+    if np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"{who}: holds {dtype} parameters but received {x.dtype} input; convert the input "
+            f"with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}."
+        )
+    return x.astype(dtype)
+
+
+def class_labels(y: np.ndarray, n: int, classes: int, who: str) -> np.ndarray:
+    """Check integer class labels of shape (n,) with values in [0, classes)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(
+            f"{who}: expected integer labels of shape ({n},), one per row of the batch, "
+            f"got shape {y.shape}."
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
+            y = y.astype(np.intp)
+        else:
+            raise TypeError(f"{who}: labels must be integers, got dtype {y.dtype}.")
+    if n and (y.min() < 0 or y.max() >= classes):
+        raise ValueError(
+            f"{who}: labels must lie in [0, {classes - 1}] for {classes} classes, "
+            f"got values from {y.min()} to {y.max()}."
+        )
+    return y

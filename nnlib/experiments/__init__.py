@@ -1,0 +1,1 @@
+"""Batch-normalization experiments (placeholder; built in the experiments issue)."""

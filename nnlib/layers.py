@@ -1,0 +1,403 @@
+"""Layers: the kernels of :mod:`nnlib.functional` with their parameters and mode attached.
+
+Every layer follows the same contract (see :class:`nnlib.module.Layer`): ``forward(x)``
+caches what ``backward(dout)`` needs; ``backward`` writes ``grads`` and returns dL/dx.
+Shapes: a batch is (N, D) with one example per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nnlib import functional as F
+from nnlib._checks import as_batch, check_shape, float_dtype, match_dtype
+from nnlib.init import get_initializer
+from nnlib.module import Layer
+
+__all__ = ["Dense", "BatchNorm", "LayerNorm", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout"]
+
+
+class Dense(Layer):
+    """Fully connected layer ``z = x @ W.T + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    init : str or callable
+        ``"xavier"`` (default), ``"he"``, ``"small"`` (the seed notebook's 0.01 Gaussian),
+        or ``f(fan_out, fan_in, rng, dtype)``. The bias starts at zero.
+    rng : numpy.random.Generator
+        Required: the only source of randomness for the initial weights.
+    dtype : float32 or float64
+        Precision of the parameters; inputs must match it.
+    bias : bool
+        Without a bias, ``b`` is absent from ``params`` (useful right before BatchNorm,
+        whose ``beta`` makes a bias redundant).
+
+    Attributes
+    ----------
+    params : dict
+        ``"W"`` of shape (out_features, in_features) and ``"b"`` of shape (out_features,).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        init: str | Callable[..., np.ndarray] = "xavier",
+        rng: np.random.Generator | None = None,
+        dtype: Any = np.float64,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if int(in_features) < 1 or int(out_features) < 1:
+            raise ValueError(
+                f"Dense: in_features and out_features must be positive, "
+                f"got {in_features} and {out_features}."
+            )
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.dtype = float_dtype(dtype, "Dense")
+        self.init = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        self.bias = bool(bias)
+        if rng is None:
+            raise TypeError(
+                f"{self}: pass rng=np.random.default_rng(seed) so that the initial weights "
+                "are reproducible; nnlib never uses numpy's global random state."
+            )
+        W = get_initializer(init)(self.out_features, self.in_features, rng, self.dtype)
+        self.params["W"] = np.ascontiguousarray(W, dtype=self.dtype)
+        self.grads["W"] = np.zeros_like(self.params["W"])
+        if self.bias:
+            self.params["b"] = np.zeros(self.out_features, dtype=self.dtype)
+            self.grads["b"] = np.zeros_like(self.params["b"])
+
+    @classmethod
+    def from_arrays(cls, W: np.ndarray, b: np.ndarray | None = None) -> Dense:
+        """Build a layer around given weights ``W`` (out, in) and bias ``b`` (out,).
+
+        The dtype is taken from ``W``; ``b=None`` gives a layer without bias.
+        """
+        W = np.array(W, copy=True)
+        if W.ndim != 2:
+            raise ValueError(f"Dense.from_arrays: W must have shape (out, in), got {W.shape}.")
+        if not np.issubdtype(W.dtype, np.floating):
+            W = W.astype(np.float64)
+        layer = cls(W.shape[1], W.shape[0], init=lambda o, i, rng, dt: W,
+                    rng=np.random.default_rng(0), dtype=W.dtype, bias=b is not None)
+        layer.init = "from_arrays"
+        if b is not None:
+            check_shape(b, (W.shape[0],), f"{layer}", "b")
+            layer.params["b"][...] = b
+        return layer
+
+    @property
+    def name(self) -> str:
+        """Short name used in error messages, e.g. ``Dense(64 -> 100)``."""
+        return f"Dense({self.in_features} -> {self.out_features})"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Return ``x @ W.T + b`` for ``x`` of shape (N, in_features); shape (N, out_features)."""
+        x = match_dtype(as_batch(x, self.name, self.in_features), self.dtype, self.name)
+        W = self.params["W"]
+        z = x @ W.T
+        if self.bias:
+            z += self.params["b"]
+        self._cache = x
+        return z
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Store dW (out, in) and db (out,), return dx of shape (N, in_features)."""
+        x = self._take_cache()
+        check_shape(dout, (x.shape[0], self.out_features), self.name, "dout")
+        W = self.params["W"]
+        np.matmul(dout.T, x, out=self.grads["W"])
+        if self.bias:
+            np.sum(dout, axis=0, out=self.grads["b"])
+        return dout @ W
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (without the weights)."""
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "init": self.init, "dtype": self.dtype.name, "bias": self.bias}
+
+    def __repr__(self) -> str:
+        extra = "" if self.bias else ", bias=False"
+        return f"Dense({self.in_features}, {self.out_features}, init={self.init!r}{extra}, " \
+               f"dtype={self.dtype.name})"
+
+
+class BatchNorm(Layer):
+    """Batch normalization over the batch axis of (N, num_features) inputs.
+
+    Training mode normalizes with the batch mean and the *biased* batch variance, then
+    updates the running statistics with ``momentum`` as the weight of the new batch and
+    the *unbiased* variance (PyTorch's convention; the paper's Algorithm 2). Inference
+    mode (after :meth:`eval`) uses the running statistics and accepts any batch size.
+
+    Parameters
+    ----------
+    num_features : int
+    momentum : float
+        Weight of the new batch in the running averages (Keras's ``momentum`` is 1 minus this).
+    eps : float
+        Added to the variance (Keras's default is 1e-3, PyTorch's and ours 1e-5).
+    dtype : float32 or float64
+    backward_mode : {"fast", "staged"}
+        Which backward kernel to use; both give the same gradients.
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (starts at 1) and ``"beta"`` (starts at 0), shape (num_features,).
+    running_mean, running_var : ndarray, shape (num_features,)
+        Start at 0 and 1; kept in ``buffers`` and saved with the model.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        dtype: Any = np.float64,
+        backward_mode: str = "fast",
+    ) -> None:
+        super().__init__()
+        if int(num_features) < 1:
+            raise ValueError(f"BatchNorm: num_features must be positive, got {num_features}.")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}.")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm: eps must be positive, got {eps}.")
+        if backward_mode not in ("fast", "staged"):
+            raise ValueError(f"BatchNorm: backward_mode must be 'fast' or 'staged', "
+                             f"got {backward_mode!r}.")
+        self.num_features = int(num_features)
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.dtype = float_dtype(dtype, "BatchNorm")
+        self.backward_mode = backward_mode
+        d = self.num_features
+        self.params["gamma"] = np.ones(d, dtype=self.dtype)
+        self.params["beta"] = np.zeros(d, dtype=self.dtype)
+        self.grads["gamma"] = np.zeros(d, dtype=self.dtype)
+        self.grads["beta"] = np.zeros(d, dtype=self.dtype)
+        self.buffers["running_mean"] = np.zeros(d, dtype=self.dtype)
+        self.buffers["running_var"] = np.ones(d, dtype=self.dtype)
+        self._cache_mode: str | None = None
+
+    @property
+    def running_mean(self) -> np.ndarray:
+        """Running average of the batch means, shape (num_features,)."""
+        return self.buffers["running_mean"]
+
+    @property
+    def running_var(self) -> np.ndarray:
+        """Running average of the unbiased batch variances, shape (num_features,)."""
+        return self.buffers["running_var"]
+
+    @property
+    def name(self) -> str:
+        """Short name used in error messages, e.g. ``BatchNorm(100)``."""
+        return f"BatchNorm({self.num_features})"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Normalize ``x`` of shape (N, num_features); shape (N, num_features)."""
+        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if not self.training:
+            out, self._cache = F.batchnorm_inference_forward(
+                x, gamma, beta, self.running_mean, self.running_var, self.eps)
+            self._cache_mode = "eval"
+            return out
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"{self.name}: training mode needs more than one example per batch to compute "
+                f"a variance, got shape {x.shape}. Call model.eval() to use the running "
+                "statistics for single examples."
+            )
+        out, cache = F.batchnorm_forward(x, gamma, beta, self.eps)
+        mu, var = cache[2], cache[3]
+        F.batchnorm_running_update(self.running_mean, self.running_var, mu, var,
+                                   x.shape[0], self.momentum)
+        self._cache, self._cache_mode = cache, "train"
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Store dgamma and dbeta (num_features,), return dx (N, num_features)."""
+        cache = self._take_cache()
+        if self._cache_mode == "eval":
+            dx, dgamma, dbeta = F.batchnorm_inference_backward(dout, cache)
+        elif self.backward_mode == "fast":
+            dx, dgamma, dbeta = F.batchnorm_backward_fast(dout, cache)
+        else:
+            dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
+        self.grads["gamma"][...] = dgamma
+        self.grads["beta"][...] = dbeta
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (without the arrays)."""
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
+                "dtype": self.dtype.name, "backward_mode": self.backward_mode}
+
+
+class LayerNorm(Layer):
+    """Layer normalization: each row normalized over its features; same in train and eval.
+
+    Parameters
+    ----------
+    num_features : int
+    eps : float
+    dtype : float32 or float64
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, dtype: Any = np.float64) -> None:
+        super().__init__()
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.dtype = float_dtype(dtype, "LayerNorm")
+        d = self.num_features
+        self.params["gamma"] = np.ones(d, dtype=self.dtype)
+        self.params["beta"] = np.zeros(d, dtype=self.dtype)
+        self.grads["gamma"] = np.zeros(d, dtype=self.dtype)
+        self.grads["beta"] = np.zeros(d, dtype=self.dtype)
+
+    @property
+    def name(self) -> str:
+        """Short name used in error messages."""
+        return f"LayerNorm({self.num_features})"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Normalize each row of ``x`` (N, num_features)."""
+        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        out, self._cache = F.layernorm_forward(x, self.params["gamma"], self.params["beta"],
+                                               self.eps)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Store dgamma and dbeta, return dx (N, num_features)."""
+        dx, dgamma, dbeta = F.layernorm_backward(dout, self._take_cache())
+        self.grads["gamma"][...] = dgamma
+        self.grads["beta"][...] = dbeta
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (without the arrays)."""
+        return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
+
+
+class _Activation(Layer):
+    """An elementwise nonlinearity without parameters; keeps the input's dtype."""
+
+    _forward = staticmethod(F.relu_forward)
+    _backward = staticmethod(F.relu_backward)
+
+    @property
+    def name(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Apply the nonlinearity elementwise; output has the shape of ``x``."""
+        out, self._cache = self._forward(np.asarray(x))
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Return dL/dx, same shape as ``dout``."""
+        return self._backward(dout, self._take_cache())
+
+
+class ReLU(_Activation):
+    """``max(0, x)`` elementwise."""
+
+    _forward = staticmethod(F.relu_forward)
+    _backward = staticmethod(F.relu_backward)
+
+
+class Sigmoid(_Activation):
+    """``1 / (1 + exp(-x))`` elementwise, stable for any finite input."""
+
+    _forward = staticmethod(F.sigmoid_forward)
+    _backward = staticmethod(F.sigmoid_backward)
+
+
+class Tanh(_Activation):
+    """``tanh(x)`` elementwise."""
+
+    _forward = staticmethod(F.tanh_forward)
+    _backward = staticmethod(F.tanh_backward)
+
+
+class LeakyReLU(_Activation):
+    """``x`` for positive inputs, ``alpha * x`` otherwise.
+
+    Parameters
+    ----------
+    alpha : float
+        Slope for negative inputs.
+    """
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Apply leaky ReLU elementwise."""
+        out, self._cache = F.leaky_relu_forward(np.asarray(x), self.alpha)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Return dL/dx."""
+        return F.leaky_relu_backward(dout, self._take_cache())
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"alpha": self.alpha}
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each activation with probability ``p``.
+
+    Parameters
+    ----------
+    p : float
+        Drop probability in [0, 1).
+    rng : numpy.random.Generator
+        Required; draws the masks.
+
+    Notes
+    -----
+    In inference mode (after :meth:`eval`) the layer is the identity.
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: the drop probability p must be in [0, 1), got {p}.")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("Dropout: pass rng=np.random.default_rng(seed); nnlib never uses "
+                            "numpy's global random state.")
+        self.p = float(p)
+        self.rng = rng
+
+    @property
+    def name(self) -> str:
+        """Short name used in error messages."""
+        return f"Dropout(p={self.p})"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Drop and rescale in training; identity in inference. Same shape as ``x``."""
+        out, mask = F.dropout_forward(x, self.p, self.rng, self.training)
+        self._cache = ("mask", mask)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Return dL/dx = dout * mask / (1 - p)."""
+        return F.dropout_backward(dout, self._take_cache()[1])
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (the generator is not saved)."""
+        return {"p": self.p}

@@ -1,0 +1,43 @@
+"""The course notebooks are committed executed, top to bottom, with their outputs.
+
+nbval only compares cells that have a stored execution count, so an unexecuted notebook
+would pass strict nbval vacuously; this test closes that hole.
+"""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+COURSE = Path(__file__).resolve().parents[1] / "course"
+NOTEBOOKS = sorted(COURSE.glob("*.ipynb"))
+
+
+def test_course_has_notebooks():
+    assert NOTEBOOKS, "course/ holds no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_executed_in_order_with_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert code, f"{path.name} has no code cells"
+    counts = [c.execution_count for c in code]
+    missing = [i for i, n in enumerate(counts) if n is None]
+    assert not missing, f"{path.name}: code cells {missing} were never executed"
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: cells were not executed once each, top to bottom, in a fresh kernel "
+        f"(execution counts {counts}); run scripts/run_notebooks.py {path.name}"
+    )
+    for i, c in enumerate(code):
+        for out in c.outputs:
+            assert out.output_type != "error", f"{path.name}: code cell {i} stored an error"
+
+
+def test_no_global_random_state():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        for banned in ("np.random.seed(", "np.random.rand(", "np.random.randn(",
+                       "np.random.normal(", "np.random.uniform(", "np.random.randint("):
+            assert banned not in text, f"{path.name} uses numpy's global random state: {banned}"
