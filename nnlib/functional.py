@@ -1,4 +1,4 @@
-"""Stateless kernels: every forward returns ``(out, cache)``, every backward takes ``(dout, cache)``.
+"""Stateless kernels: forwards return ``(out, cache)``, backwards take ``(dout, cache)``.
 
 Conventions
 -----------

@@ -74,6 +74,6 @@ def get_initializer(init: str | Callable[..., np.ndarray]) -> Callable[..., np.n
         return INITIALIZERS[init]
     except KeyError:
         raise ValueError(
-            f"unknown initializer {init!r}; choose one of {sorted(INITIALIZERS)} or pass a callable "
-            "f(fan_out, fan_in, rng, dtype)."
+            f"unknown initializer {init!r}; choose one of {sorted(INITIALIZERS)} "
+            "or pass a callable f(fan_out, fan_in, rng, dtype)."
         ) from None

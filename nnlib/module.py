@@ -77,7 +77,7 @@ class Layer:
 
     # -- the two passes ------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Compute the layer's output for a batch ``x`` of shape (N, D) and cache what backward needs."""
+        """Return the output for a batch ``x`` of shape (N, D), caching what backward needs."""
         raise NotImplementedError
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -85,6 +85,7 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Same as :meth:`forward`."""
         return self.forward(x)
 
     def _take_cache(self) -> Any:

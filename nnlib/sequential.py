@@ -23,7 +23,8 @@ class Sequential(Layer):
     --------
     >>> import numpy as np, nnlib
     >>> rng = np.random.default_rng(0)
-    >>> model = nnlib.Sequential([nnlib.Dense(4, 8, rng=rng), nnlib.ReLU(), nnlib.Dense(8, 3, rng=rng)])
+    >>> model = nnlib.Sequential([nnlib.Dense(4, 8, rng=rng), nnlib.ReLU(),
+    ...                           nnlib.Dense(8, 3, rng=rng)])
     >>> model.forward(np.ones((5, 4))).shape
     (5, 3)
     """
@@ -33,7 +34,8 @@ class Sequential(Layer):
         self.layers: list[Layer] = list(layers)
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not an nnlib Layer.")
+                raise TypeError(
+                    f"Sequential: item {i} is {type(layer).__name__}, not an nnlib Layer.")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Run every layer in order on a batch of shape (N, D); returns the last output."""
