@@ -1,0 +1,549 @@
+"""A scalar reverse-mode automatic differentiation engine, small enough to read in one sitting.
+
+Every arithmetic step on a :class:`Value` creates a new ``Value`` that remembers three
+things: the numbers it was computed from (its *parents*), the partial derivative of its
+own data with respect to each parent's data (its *local derivatives*, evaluated right
+away, during the forward computation), and a short label for the operation. Together
+these records form the *computational graph* of the expression, a directed acyclic graph
+whose leaves are the inputs and whose last node is the result.
+
+:meth:`Value.backward` then applies the chain rule to that graph. For a result ``y`` and
+any node ``v`` in its graph, the multivariate chain rule says
+
+    dy/dv = sum over the children c of v of  dy/dc * dc/dv,
+
+a sum over every place where ``v`` was used. ``dc/dv`` is a local derivative stored in
+``c``; ``dy/dc`` is known once every node that uses ``c`` has been processed. Visiting the
+nodes in reverse topological order (the result first, each node only after all of its
+consumers) therefore finishes each ``dy/dv`` before it is needed, and one sweep over the
+graph delivers the derivative of ``y`` with respect to *every* node at once.
+
+Why reverse mode is cheap
+-------------------------
+The sweep touches every edge of the graph exactly once, one multiply-add per edge, so its
+cost is a small constant times the cost of evaluating ``y`` itself, *whatever the number
+of inputs*. Finite differences or forward-mode differentiation instead need one extra
+evaluation per input: n + 1 (one-sided) or 2n (centered) evaluations for n inputs. A
+network with a million weights and one scalar loss is the extreme case, which is why
+training uses reverse mode, better known there as backpropagation.
+
+This module is for teaching and checking small derivations, not for speed: each scalar
+operation is a Python object. ``nnlib.functional`` does the same computations on whole
+arrays.
+
+Examples
+--------
+>>> from nnlib.autograd import Value
+>>> x, w, b = Value(2.0, label="x"), Value(-0.5, label="w"), Value(0.25, label="b")
+>>> y = (w * x + b).tanh()
+>>> y.backward()
+>>> round(w.grad, 6), round(x.grad, 6), round(b.grad, 6)
+(1.193172, -0.298293, 0.596586)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["Value", "draw_graph"]
+
+Operand = Union["Value", int, float]
+
+# exp(x) overflows float64 above this value.
+_EXP_LIMIT = math.log(1.7976931348623157e308)
+
+
+def _as_float(data: object, who: str) -> float:
+    """Return ``data`` as a finite Python float, or raise an error naming ``who``."""
+    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+        raise TypeError(
+            f"{who}: data must be a real number (int or float), got {type(data).__name__} "
+            f"{data!r}."
+        )
+    value = float(data)
+    if not math.isfinite(value):
+        raise ValueError(f"{who}: data must be finite, got {value}.")
+    return value
+
+
+class Value:
+    """One scalar in a computational graph: its value, its gradient and how it was made.
+
+    Parameters
+    ----------
+    data : int or float
+        The number. Stored as a finite Python float.
+    parents : sequence of Value, optional
+        The Values this one was computed from (empty for an input or a constant).
+    local_grads : sequence of float, optional
+        ``d(self.data) / d(parent.data)`` for each parent, in the same order.
+    op : str, optional
+        The operation that produced this Value (``"+"``, ``"*"``, ``"tanh"``, ...), empty for
+        a leaf.
+    label : str, optional
+        A name shown by ``repr`` and :func:`draw_graph`.
+
+    Attributes
+    ----------
+    data : float
+        The value computed in the forward direction.
+    grad : float
+        After ``y.backward()``: the derivative dy/d(this value). 0.0 before.
+
+    Notes
+    -----
+    Operations accept plain numbers on either side (``2 * x``, ``1 - x``, ``x / 3``); the
+    number becomes a constant leaf of the graph. Exponents of ``**`` must be plain numbers.
+    Values compare and hash by identity, so they can be used as dictionary keys.
+    """
+
+    __slots__ = ("data", "grad", "parents", "local_grads", "op", "label")
+    # Make numpy scalars defer to Value's reflected operators (np.float64(2) * x -> Value).
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        data: float,
+        parents: Sequence[Value] = (),
+        local_grads: Sequence[float] = (),
+        op: str = "",
+        label: str = "",
+    ) -> None:
+        self.data: float = _as_float(data, "Value")
+        self.grad: float = 0.0
+        parents = tuple(parents)
+        local_grads = tuple(float(g) for g in local_grads)
+        if len(parents) != len(local_grads):
+            raise ValueError(
+                f"Value: got {len(parents)} parents but {len(local_grads)} local derivatives; "
+                "there must be one local derivative per parent."
+            )
+        for p in parents:
+            if not isinstance(p, Value):
+                raise TypeError(f"Value: parents must be Values, got {type(p).__name__}.")
+        self.parents: tuple[Value, ...] = parents
+        self.local_grads: tuple[float, ...] = local_grads
+        self.op: str = str(op)
+        self.label: str = str(label)
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _lift(other: object, who: str) -> Value:
+        """Return ``other`` as a Value (a number becomes a constant leaf)."""
+        if isinstance(other, Value):
+            return other
+        return Value(_as_float(other, who))
+
+    @staticmethod
+    def _is_operand(other: object) -> bool:
+        return isinstance(other, Value) or (
+            isinstance(other, numbers.Real) and not isinstance(other, bool)
+        )
+
+    def __repr__(self) -> str:
+        name = f"{self.label!r}, " if self.label else ""
+        op = f", op={self.op!r}" if self.op else ""
+        return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g}{op})"
+
+    # ------------------------------------------------------------------ binary operations
+    def __add__(self, other: Operand) -> Value:
+        """``self + other``; both local derivatives are 1."""
+        if not self._is_operand(other):
+            return NotImplemented
+        o = self._lift(other, "Value.__add__")
+        return Value(self.data + o.data, (self, o), (1.0, 1.0), "+")
+
+    def __radd__(self, other: Operand) -> Value:
+        """``other + self`` for a plain number ``other``."""
+        if not self._is_operand(other):
+            return NotImplemented
+        return self._lift(other, "Value.__radd__") + self
+
+    def __mul__(self, other: Operand) -> Value:
+        """``self * other``; d/dself = other, d/dother = self."""
+        if not self._is_operand(other):
+            return NotImplemented
+        o = self._lift(other, "Value.__mul__")
+        return Value(self.data * o.data, (self, o), (o.data, self.data), "*")
+
+    def __rmul__(self, other: Operand) -> Value:
+        """``other * self`` for a plain number ``other``."""
+        if not self._is_operand(other):
+            return NotImplemented
+        return self._lift(other, "Value.__rmul__") * self
+
+    def __sub__(self, other: Operand) -> Value:
+        """``self - other``; local derivatives 1 and -1."""
+        if not self._is_operand(other):
+            return NotImplemented
+        o = self._lift(other, "Value.__sub__")
+        return Value(self.data - o.data, (self, o), (1.0, -1.0), "-")
+
+    def __rsub__(self, other: Operand) -> Value:
+        """``other - self`` for a plain number ``other``."""
+        if not self._is_operand(other):
+            return NotImplemented
+        return self._lift(other, "Value.__rsub__") - self
+
+    def __truediv__(self, other: Operand) -> Value:
+        """``self / other``; d/dself = 1/other, d/dother = -self/other**2."""
+        if not self._is_operand(other):
+            return NotImplemented
+        o = self._lift(other, "Value.__truediv__")
+        if o.data == 0.0:
+            raise ZeroDivisionError(
+                f"Value.__truediv__: division by zero ({self.data:.6g} / 0).")
+        return Value(self.data / o.data, (self, o),
+                     (1.0 / o.data, -self.data / (o.data * o.data)), "/")
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        """``other / self`` for a plain number ``other``."""
+        if not self._is_operand(other):
+            return NotImplemented
+        return self._lift(other, "Value.__rtruediv__") / self
+
+    def __pow__(self, exponent: int | float) -> Value:
+        """``self ** p`` for a constant real ``p``; local derivative ``p * self**(p - 1)``.
+
+        Raises
+        ------
+        TypeError
+            If ``p`` is a Value (write ``(p * x.log()).exp()`` for a variable exponent).
+        ValueError
+            If the power or its derivative is not a real number: a negative base with a
+            non-integer exponent, or a zero base with an exponent below 1 (other than 0).
+        """
+        if isinstance(exponent, Value):
+            raise TypeError(
+                "Value.__pow__: the exponent must be a constant int or float, got a Value; "
+                "for a variable exponent write (p * x.log()).exp() with x > 0."
+            )
+        p = _as_float(exponent, "Value.__pow__ (exponent)")
+        x = self.data
+        if x < 0 and not p.is_integer():
+            raise ValueError(
+                f"Value.__pow__: ({x:.6g}) ** {p:.6g} is not a real number "
+                "(negative base with a non-integer exponent).")
+        if x == 0 and p < 1 and p != 0:
+            raise ValueError(
+                f"Value.__pow__: 0 ** {p:.6g} has no finite derivative at 0 "
+                "(the exponent must be 0 or at least 1 when the base is 0).")
+        return Value(x**p, (self,), (p * x ** (p - 1.0),), f"**{p:g}")
+
+    def __rpow__(self, base: object) -> Value:
+        """Refuse ``number ** Value``: only constant exponents are supported."""
+        raise TypeError(
+            "Value.__pow__: the exponent must be a constant int or float, got a Value; "
+            "for c ** x with c > 0 write (x * math.log(c)).exp()."
+        )
+
+    # ------------------------------------------------------------------ unary operations
+    def __neg__(self) -> Value:
+        """``-self``; local derivative -1."""
+        return Value(-self.data, (self,), (-1.0,), "neg")
+
+    def __pos__(self) -> Value:
+        """``+self`` is ``self``."""
+        return self
+
+    def exp(self) -> Value:
+        """``e ** self``; its derivative is itself.
+
+        Raises
+        ------
+        OverflowError
+            If the result exceeds the largest float64 (``self.data`` above about 709.78).
+        """
+        if self.data > _EXP_LIMIT:
+            raise OverflowError(
+                f"Value.exp: exp({self.data:.6g}) overflows float64 "
+                f"(the argument must be at most {_EXP_LIMIT:.2f}).")
+        e = math.exp(self.data)
+        return Value(e, (self,), (e,), "exp")
+
+    def log(self) -> Value:
+        """Natural logarithm; local derivative ``1 / self``.
+
+        Raises
+        ------
+        ValueError
+            If ``self.data <= 0``.
+        """
+        if self.data <= 0:
+            raise ValueError(f"Value.log: the argument must be positive, got {self.data:.6g}.")
+        return Value(math.log(self.data), (self,), (1.0 / self.data,), "log")
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent; local derivative ``1 - tanh(self)**2``."""
+        t = math.tanh(self.data)
+        return Value(t, (self,), (1.0 - t * t,), "tanh")
+
+    def sigmoid(self) -> Value:
+        """Logistic function ``1 / (1 + exp(-self))``; local derivative ``s * (1 - s)``.
+
+        Evaluated without overflow for any finite argument.
+        """
+        x = self.data
+        if x >= 0:
+            s = 1.0 / (1.0 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (1.0 + e)
+        return Value(s, (self,), (s * (1.0 - s),), "sigmoid")
+
+    def relu(self) -> Value:
+        """``max(0, self)``; local derivative 1 where ``self > 0`` and 0 elsewhere (0 at 0)."""
+        x = self.data
+        return Value(x if x > 0 else 0.0, (self,), (1.0 if x > 0 else 0.0,), "relu")
+
+    # ------------------------------------------------------------------ the backward pass
+    def topological_order(self) -> list[Value]:
+        """Every node of this Value's graph, each one listed after all of its parents.
+
+        The last entry is ``self``. Computed with an explicit stack, so graphs deeper than
+        Python's recursion limit work too.
+
+        Returns
+        -------
+        list of Value
+        """
+        order: list[Value] = []
+        done: set[int] = set()
+        on_stack: set[int] = set()
+        stack: list[tuple[Value, bool]] = [(self, False)]
+        while stack:
+            node, parents_done = stack.pop()
+            if parents_done:
+                on_stack.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+                continue
+            if id(node) in done or id(node) in on_stack:
+                continue
+            on_stack.add(id(node))
+            stack.append((node, True))
+            for p in reversed(node.parents):
+                if id(p) not in done:
+                    stack.append((p, False))
+        return order
+
+    def backward(self) -> None:
+        """Fill ``v.grad = d(self)/d(v)`` for every node ``v`` of this Value's graph.
+
+        The gradients of the whole graph are first reset to zero, then ``self.grad`` is set
+        to 1 and the nodes are visited in reverse topological order. Each node passes its
+        gradient to its parents, multiplied by the local derivatives, and the parents *add*
+        up what they receive: a Value used in several places collects one term per use,
+        which is exactly the sum in the multivariate chain rule. When a node is visited, all
+        of its consumers have already been visited, so its gradient is complete.
+
+        The cost is one multiply-add per edge of the graph, for the derivatives with respect
+        to all inputs together; computing them one input at a time (finite differences,
+        forward mode) would repeat the work once per input.
+
+        Calling ``backward`` twice gives the same gradients (they are not accumulated across
+        calls). Leaves shared with another graph have their gradients reset as well.
+        """
+        order = self.topological_order()
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            g = node.grad
+            if g == 0.0:
+                continue
+            for parent, local in zip(node.parents, node.local_grads, strict=True):
+                parent.grad += local * g
+
+
+# ---------------------------------------------------------------------- drawing
+def _layout(
+    order: Sequence[Value],
+) -> tuple[dict[int, tuple[int, float]], list[tuple[Value, Value, list[tuple[int, float]]]]]:
+    """Place the nodes of a graph in columns and route its edges.
+
+    A node's column is set by its longest path to the output: the output sits in the
+    rightmost column and every node at least one column left of each of its consumers.
+    An edge that spans several columns gets a waypoint in every column it crosses, which
+    occupies a row there like a node does, so the edge never runs behind a box. Within a
+    column, nodes and waypoints are sorted by the mean row of what they feed (a single
+    right-to-left sweep of the barycenter heuristic), which keeps most edges short and
+    uncrossed.
+
+    Returns
+    -------
+    pos : dict
+        ``id(node) -> (column, row)``.
+    edges : list
+        ``(parent, child, waypoints)`` for every distinct edge, waypoints as
+        ``(column, row)`` from left to right.
+    """
+    output = order[-1]
+    consumers: dict[int, list[Value]] = {id(v): [] for v in order}
+    for v in order:
+        for p in v.parents:
+            if all(c is not v for c in consumers[id(p)]):
+                consumers[id(p)].append(v)
+    dist: dict[int, int] = {id(output): 0}
+    for v in reversed(order):  # in this direction consumers come before their parents
+        if id(v) not in dist:
+            dist[id(v)] = 1 + max(dist[id(c)] for c in consumers[id(v)])
+    depth = max(dist.values())
+    col = {k: depth - d for k, d in dist.items()}
+    rank = {id(v): i for i, v in enumerate(order)}
+
+    # Items are the nodes (keyed by id) and the waypoints (keyed by a tuple); each item
+    # feeds the items listed in succ, and sits in one column.
+    succ: dict[object, list[object]] = {}
+    item_col: dict[object, int] = {}
+    item_rank: dict[object, float] = {}
+    for v in order:
+        succ[id(v)] = []
+        item_col[id(v)] = col[id(v)]
+        item_rank[id(v)] = rank[id(v)]
+    chains: list[tuple[Value, Value, list[object]]] = []
+    for v in order:
+        for c in consumers[id(v)]:
+            chain: list[object] = []
+            prev: object = id(v)
+            for k in range(col[id(v)] + 1, col[id(c)]):
+                w = ("via", id(v), id(c), k)
+                succ[w] = []
+                item_col[w] = k
+                item_rank[w] = rank[id(v)] + 0.5
+                succ[prev].append(w)
+                chain.append(w)
+                prev = w
+            succ[prev].append(id(c))
+            chains.append((v, c, chain))
+
+    columns: dict[int, list[object]] = {}
+    for item, k in item_col.items():
+        columns.setdefault(k, []).append(item)
+    where: dict[object, tuple[int, float]] = {}
+    for k in range(depth, -1, -1):
+        items = columns.get(k, [])
+
+        def key(item: object) -> tuple[float, float]:
+            ys = [where[s][1] for s in succ[item]]
+            return (-sum(ys) / len(ys) if ys else 0.0, item_rank[item])
+
+        items.sort(key=key)
+        n = len(items)
+        for i, item in enumerate(items):
+            where[item] = (k, (n - 1) / 2.0 - i)
+    pos = {id(v): where[id(v)] for v in order}
+    edges = [(v, c, [where[w] for w in chain]) for v, c, chain in chains]
+    return pos, edges
+
+
+def draw_graph(
+    value: Value,
+    ax: Axes | None = None,
+    show_grad: bool = True,
+    max_nodes: int = 60,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Draw the computational graph of ``value`` with matplotlib, inputs left, result right.
+
+    Each node is a box showing its label and operation, its ``data`` and (optionally) its
+    ``grad``; an arrow runs from every parent to the node computed from it. Leaves are
+    blue, intermediate results orange and ``value`` itself green. The layout is computed
+    here from the topological order (no graphviz needed).
+
+    Parameters
+    ----------
+    value : Value
+        The result whose graph is drawn.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; by default a new figure of a fitting size is created with
+        ``matplotlib.pyplot`` (so ``plt.show()`` displays it in a notebook).
+    show_grad : bool
+        Also print each node's ``grad`` (call ``value.backward()`` first).
+    max_nodes : int
+        Refuse larger graphs, which would be unreadable.
+    figsize : (float, float), optional
+        Size in inches of the new figure; ignored when ``ax`` is given.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure that holds the drawing.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a :class:`Value`.
+    ValueError
+        If the graph has more than ``max_nodes`` nodes.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
+
+    if not isinstance(value, Value):
+        raise TypeError(f"draw_graph: expected a Value, got {type(value).__name__}.")
+    order = value.topological_order()
+    if len(order) > max_nodes:
+        raise ValueError(
+            f"draw_graph: the graph has {len(order)} nodes, more than max_nodes={max_nodes}; "
+            "draw a smaller expression or raise max_nodes.")
+    pos, edges = _layout(order)
+    ncols = max(k for k, _ in pos.values()) + 1
+    rows = [y for _, y in pos.values()] + [y for *_, w in edges for _, y in w]
+    nrows = int(round(max(rows) - min(rows))) + 1
+    col_step, row_step = 2.0, 1.0 if show_grad else 0.75
+    box_w, box_h = 1.45, 0.72 if show_grad else 0.5
+
+    if ax is None:
+        if figsize is None:
+            figsize = (min(1.05 * col_step * ncols + 0.3, 14.0),
+                       min(0.95 * row_step * nrows + 0.4, 10.0))
+        fig, ax = plt.subplots(figsize=figsize, dpi=90)
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
+    else:
+        fig = ax.figure
+
+    def xy(k: float, row: float) -> tuple[float, float]:
+        return k * col_step, row * row_step
+
+    for parent, child, waypoints in edges:
+        x0, y0 = xy(*pos[id(parent)])
+        x1, y1 = xy(*pos[id(child)])
+        verts = [(x0 + box_w / 2, y0)]
+        for k, row in waypoints:  # run straight through each waypoint's slot
+            wx, wy = xy(k, row)
+            verts += [(wx - box_w / 2, wy), (wx + box_w / 2, wy)]
+        verts.append((x1 - box_w / 2, y1))
+        ax.add_patch(FancyArrowPatch(
+            path=Path(verts), arrowstyle="-|>", mutation_scale=10, color="0.35",
+            linewidth=0.9, zorder=1))
+    for v in order:
+        x, y = xy(*pos[id(v)])
+        if v is value:
+            face = "#c7e9c0"
+        elif v.parents:
+            face = "#fdd0a2"
+        else:
+            face = "#c6dbef"
+        ax.add_patch(FancyBboxPatch(
+            (x - box_w / 2, y - box_h / 2), box_w, box_h,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=face, edgecolor="0.3", linewidth=0.8, zorder=2))
+        title = " ".join(s for s in (v.label, f"[{v.op}]" if v.op else "") if s)
+        lines = [title or "const", f"data {v.data:.4g}"]
+        if show_grad:
+            lines.append(f"grad {v.grad:.4g}")
+        ax.text(x, y, "\n".join(lines), ha="center", va="center", fontsize=8,
+                family="monospace", zorder=3)
+    ax.set_xlim(-box_w / 2 - 0.15, (ncols - 1) * col_step + box_w / 2 + 0.15)
+    ax.set_ylim(min(rows) * row_step - box_h / 2 - 0.1, max(rows) * row_step + box_h / 2 + 0.1)
+    ax.axis("off")
+    return fig
