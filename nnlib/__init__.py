@@ -15,10 +15,12 @@ Layout
 
 from nnlib import datasets, functional, init
 from nnlib.gradcheck import compare, gradcheck, numerical_gradient, relative_error
+from nnlib.io import ModelFileError, load, save
 from nnlib.layers import BatchNorm, Dense, Dropout, LayerNorm, LeakyReLU, ReLU, Sigmoid, Tanh
 from nnlib.module import Layer, Parameter
 from nnlib.optim import SGD, Adam, Optimizer
 from nnlib.sequential import Sequential
+from nnlib.training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
@@ -27,9 +29,11 @@ __all__ = [
     "BatchNorm",
     "Dense",
     "Dropout",
+    "History",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "ModelFileError",
     "Optimizer",
     "Parameter",
     "ReLU",
@@ -39,9 +43,14 @@ __all__ = [
     "Tanh",
     "compare",
     "datasets",
+    "evaluate",
+    "fit",
     "functional",
     "gradcheck",
     "init",
+    "load",
     "numerical_gradient",
+    "predict",
     "relative_error",
+    "save",
 ]

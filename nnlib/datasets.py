@@ -166,6 +166,9 @@ def save_h5(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
+        umask = os.umask(0)  # mkstemp makes owner-only files; use the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with h5py.File(tmp, "w") as f:
             for name, a in arrays.items():
                 f.create_dataset(name, data=np.asarray(a))

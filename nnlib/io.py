@@ -1,0 +1,238 @@
+"""Save a model to an HDF5 file and load it back: :func:`save` and :func:`load`.
+
+File layout (format version 1), readable with any HDF5 tool::
+
+    /                      attrs: nnlib_format="nnlib-model", format_version=1,
+                                  nnlib_version
+    /model                 attrs: class="Sequential", config="{}" (JSON), training=True
+    /model/layers          attrs: count (number of layers)
+    /model/layers/0        attrs: class="Dense", config='{"in_features": 64, ...}', training
+    /model/layers/0/params/W, /params/b          datasets, in the layer's dtype
+    /model/layers/1/buffers/running_mean, ...    BatchNorm's running statistics
+
+Every layer is stored with its class name, the JSON of :meth:`nnlib.Layer.config` (the
+constructor arguments), its mode, its parameters and its buffers. A single layer is
+stored the same way as ``/model`` without ``layers``. Gradients, optimizer state and
+Dropout's random generator are not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from nnlib import layers as _layers
+from nnlib.module import Layer
+from nnlib.sequential import Sequential
+
+__all__ = ["save", "load", "ModelFileError", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "nnlib-model"
+FORMAT_VERSION = 1
+
+_BUILTIN: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (Sequential, _layers.Dense, _layers.BatchNorm, _layers.LayerNorm, _layers.ReLU,
+                _layers.LeakyReLU, _layers.Sigmoid, _layers.Tanh, _layers.Dropout)
+}
+
+
+class ModelFileError(ValueError):
+    """A file that exists but is not a readable nnlib model file (the message names it)."""
+
+
+# --------------------------------------------------------------------------- save
+def _chmod_like_new_file(tmp: str) -> None:
+    """Give a temporary file the permissions a plainly created file would get.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only; a saved model should
+    be as readable as any other file the user writes.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+
+
+def _write(group: h5py.Group, layer: Layer) -> None:
+    group.attrs["class"] = type(layer).__name__
+    group.attrs["config"] = json.dumps(layer.config(), sort_keys=True)
+    group.attrs["training"] = bool(layer.training)
+    for kind, arrays in (("params", layer.params), ("buffers", layer.buffers)):
+        sub = group.create_group(kind)
+        for key, value in arrays.items():
+            sub.create_dataset(key, data=np.asarray(value))
+    if isinstance(layer, Sequential):
+        inner = group.create_group("layers")
+        inner.attrs["count"] = len(layer.layers)
+        for i, child in enumerate(layer.layers):
+            _write(inner.create_group(str(i)), child)
+
+
+def save(model: Layer, path: str | os.PathLike) -> None:
+    """Save a layer or a Sequential model (architecture, parameters, buffers, mode) to HDF5.
+
+    The file is written to a temporary file in the same folder and then moved over
+    ``path`` in one step, so a save that fails part way leaves an earlier file at
+    ``path`` intact and no temporary file behind.
+
+    Parameters
+    ----------
+    model : Layer or Sequential
+        Any built-in nnlib layer, or a custom one whose ``config()`` returns its
+        constructor arguments (then pass its class to :func:`load`).
+    path : str or path-like
+        Where to write, conventionally ending in ``.h5``.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an nnlib Layer, or a config is not JSON-serializable.
+    FileNotFoundError
+        When the folder of ``path`` does not exist.
+    """
+    if not isinstance(model, Layer):
+        raise TypeError(f"save: expected an nnlib Layer or Sequential, got {type(model).__name__}.")
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"save: cannot write {path}: the folder {folder} does not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        _chmod_like_new_file(tmp)
+        with h5py.File(tmp, "w") as f:
+            from nnlib import __version__
+
+            f.attrs["nnlib_format"] = FORMAT_NAME
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["nnlib_version"] = __version__
+            _write(f.create_group("model"), model)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- load
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _build(group: h5py.Group, path: Path, rng: np.random.Generator | None,
+           classes: Mapping[str, type[Layer]], where: str) -> Layer:
+    name = _str(group.attrs["class"])
+    config = json.loads(_str(group.attrs["config"]))
+    cls = classes.get(name)
+    if cls is None:
+        raise ModelFileError(
+            f"load: {path} contains a layer of class {name!r} at {where}, which nnlib does not "
+            f"know; pass it as load(path, custom_layers={{{name!r}: {name}}}).")
+    if cls is Sequential:
+        inner = group["layers"]
+        count = int(inner.attrs["count"])
+        if sorted(inner.keys()) != sorted(str(i) for i in range(count)):
+            raise ModelFileError(f"load: {path} is damaged: the Sequential at {where} should "
+                                 f"hold {count} layers, found {sorted(inner.keys())}.")
+        children = [_build(inner[str(i)], path, rng, classes, f"{where}.{i}")
+                    for i in range(count)]
+        layer: Layer = Sequential(children)
+    elif cls is _layers.Dense:
+        init = config.pop("init", "xavier")
+        dtype = np.dtype(config.get("dtype", "float64"))
+        layer = _layers.Dense(init=lambda o, i, _rng, dt: np.zeros((o, i), dtype=dt),
+                              rng=np.random.default_rng(0), **config)
+        layer.init = init  # the weights come from the file; keep the recorded name
+        if layer.dtype != dtype:  # pragma: no cover - config always names the dtype
+            raise ModelFileError(f"load: {path}: inconsistent dtype at {where}.")
+    elif cls is _layers.Dropout:
+        if rng is None:
+            raise TypeError(
+                f"load: {path} contains a Dropout layer (at {where}); pass "
+                "rng=np.random.default_rng(seed) to draw its masks. nnlib never uses "
+                "numpy's global random state.")
+        layer = _layers.Dropout(rng=rng, **config)
+    else:
+        layer = cls(**config)
+    for kind, arrays in (("params", layer.params), ("buffers", layer.buffers)):
+        stored = group[kind]
+        if set(stored.keys()) != set(arrays):
+            raise ModelFileError(
+                f"load: {path}: {name} at {where} has {kind} {sorted(stored.keys())}, "
+                f"expected {sorted(arrays)}.")
+        for key, target in arrays.items():
+            value = stored[key][()]
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise ModelFileError(
+                    f"load: {path}: {name} at {where}: {kind[:-1]} {key!r} has shape "
+                    f"{value.shape} and dtype {value.dtype}, expected {target.shape} and "
+                    f"{target.dtype}.")
+            target[...] = value
+    layer.training = bool(group.attrs["training"])
+    return layer
+
+
+def load(
+    path: str | os.PathLike,
+    rng: np.random.Generator | None = None,
+    custom_layers: Mapping[str, type[Layer]] | None = None,
+) -> Layer:
+    """Load a model written by :func:`save`.
+
+    The model comes back in the mode it was saved in (training or inference, per layer),
+    with the same parameters, buffers and dtype, so it computes exactly the same outputs.
+
+    Parameters
+    ----------
+    path : str or path-like
+    rng : numpy.random.Generator, optional
+        Required when the model contains Dropout layers (their generator is not saved):
+        all of them draw their masks from this one generator.
+    custom_layers : mapping of str to Layer subclass, optional
+        Classes of custom layers by name; they are rebuilt as ``cls(**config)``.
+
+    Returns
+    -------
+    Layer or Sequential
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ModelFileError
+        (a ValueError) When the file is not HDF5, not an nnlib model file, of a newer
+        format version, or damaged; the message names the file.
+    TypeError
+        When the model contains Dropout and ``rng`` is not given.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"load: no such file: {path}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"load: rng must be a numpy.random.Generator, got {type(rng).__name__}.")
+    classes = dict(_BUILTIN)
+    classes.update(custom_layers or {})
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ModelFileError(f"load: {path} is not a readable HDF5 file ({e}).") from e
+    with f:
+        if _str(f.attrs.get("nnlib_format", "")) != FORMAT_NAME or "model" not in f:
+            raise ModelFileError(
+                f"load: {path} is an HDF5 file but not an nnlib model saved with nnlib.save "
+                "(for plain arrays use nnlib.datasets.load_h5).")
+        version = int(f.attrs.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            raise ModelFileError(
+                f"load: {path} has model format version {version}; this nnlib reads version "
+                f"{FORMAT_VERSION}.")
+        try:
+            return _build(f["model"], path, rng, classes, "model")
+        except (KeyError, OSError, json.JSONDecodeError) as e:
+            raise ModelFileError(f"load: {path} is damaged or incomplete ({e}).") from e
