@@ -1,1 +1,121 @@
-"""Grading of the exercises (placeholder; built in the grader issue)."""
+"""Exercise checking and grading.
+
+``check(topic, *functions)`` is what the notebooks' check cells call: it runs the public
+tests of one exercise topic against the implementation chosen by ``NNLIB_IMPL``
+(``exercises`` by default) and prints a short summary. ``python -m nnlib grade`` grades
+every topic (see :mod:`nnlib.grading.grader`) and ``python -m nnlib release`` builds the
+student release (see :mod:`nnlib.grading.release`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+
+from nnlib.grading.topics import NOTEBOOKS, TOPICS
+
+__all__ = ["check", "TOPICS", "NOTEBOOKS"]
+
+
+def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, list[str]]:
+    lines = []
+    passed = sum(r["status"] == "passed" for r in records)
+    ok = bool(records) and passed == len(records)
+    if ok:
+        lines.append(f"check({topic!r}): all {len(records)} tests passed.")
+        return True, lines
+    lines.append(f"check({topic!r}): {passed} of {len(records)} tests passed.")
+    order = {f: i for i, f in enumerate(TOPICS[topic])}
+    functions = sorted({r["function"] for r in records}, key=lambda f: order.get(f, 99))
+    width = max(len(f) for f in functions)
+    for function in functions:
+        mine = [r for r in records if r["function"] == function]
+        failed = [r for r in mine if r["status"] != "passed"]
+        if not failed:
+            lines.append(f"  {function:<{width}}  ok ({len(mine)} tests)")
+        elif all(r["status"] == "not implemented" for r in failed) and len(failed) == len(mine):
+            missing = sorted({r["message"].split()[0] for r in failed} - {function})
+            if missing:
+                lines.append(f"  {function:<{width}}  waiting for {', '.join(missing)} "
+                             "(not implemented yet)")
+            else:
+                lines.append(f"  {function:<{width}}  not implemented yet: "
+                             f"write its body in {shown_file}")
+        else:
+            first = failed[0]
+            lines.append(f"  {function:<{width}}  FAILED {len(failed)} of {len(mine)} tests; "
+                         f"first: {first['name']}")
+            lines.append(f"  {'':<{width}}    {first['message']}")
+    return False, lines
+
+
+def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
+    import pytest
+
+    from nnlib.grading.impl import display_path, find_root, impl_dir
+    from nnlib.grading.plugin import DEFAULT_TIMEOUT, Collector, pytest_args
+
+    if topic not in TOPICS:
+        print(f"check: unknown topic {topic!r}; the topics are: {', '.join(TOPICS)}")
+        return False
+    unknown = [f for f in functions if f not in TOPICS[topic]]
+    if unknown:
+        print(f"check({topic!r}): unknown function(s) {', '.join(map(repr, unknown))}; "
+              f"{topic} has: {', '.join(TOPICS[topic])}")
+        return False
+    root = find_root()
+    test_file = root / "tests" / "public" / f"test_{topic}.py"
+    shown_file = display_path(impl_dir() / f"{topic}.py")
+    collector = Collector(functions=functions or None, timeout=DEFAULT_TIMEOUT)
+    args = pytest_args(root, [test_file], timeout=DEFAULT_TIMEOUT)
+    sink = io.StringIO()
+    saved_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    saved_path = list(sys.path)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            code = pytest.main(args, plugins=[collector])
+    finally:
+        sys.path[:] = saved_path
+        if saved_env is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_env
+    if collector.collect_errors or (not collector.records and code not in (0, 1)):
+        print(f"check({topic!r}): the tests could not run (pytest exit code {int(code)}).")
+        for err in collector.collect_errors[:1]:
+            print(err)
+        return False
+    ok, lines = _summarize(topic, collector.records, shown_file)
+    print("\n".join(lines))
+    return ok
+
+
+def check(topic: str, *functions: str) -> bool:
+    """Run the public tests of one exercise topic and print a short summary.
+
+    Parameters
+    ----------
+    topic : str
+        One of :data:`TOPICS`, e.g. ``"dense"`` for ``exercises/dense.py``.
+    *functions : str
+        Restrict to the tests of these functions, e.g. ``check("dense", "dense_forward")``.
+
+    Returns
+    -------
+    bool
+        True when every selected test passed. Never raises: problems are printed.
+
+    Notes
+    -----
+    The implementation tested is chosen by the environment variable ``NNLIB_IMPL``:
+    ``exercises`` (default), ``solutions`` or a folder path. The file is re-read on every
+    call, so edit it and simply run the check cell again.
+    """
+    try:
+        return _run_check(topic, functions)
+    except (Exception, SystemExit) as e:  # never raise into a notebook
+        print(f"check({topic!r}) could not run: {type(e).__name__}: {e}")
+        return False

@@ -1,0 +1,138 @@
+"""Helpers shared by the exercise tests (``tests/public`` and ``tests/hidden``).
+
+The test folders' ``conftest.py`` re-export :func:`impl` and :func:`pytest_configure`;
+the tests call their function through :func:`call`, which fails the test with a clear
+message when the function modifies an argument in place, and compare with
+:func:`assert_close`, whose messages say which output is wrong and where.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nnlib.grading.impl import load_topic
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the grading markers."""
+    config.addinivalue_line("markers", "points(n): points this test is worth when graded")
+    config.addinivalue_line("markers", "checks(function): the exercise function this test checks")
+
+
+@pytest.fixture(scope="module")
+def impl(request: pytest.FixtureRequest) -> types.ModuleType:
+    """The implementation of this test file's topic (``test_<topic>.py``), loaded afresh."""
+    topic = Path(str(request.path)).stem.removeprefix("test_")
+    return load_topic(topic)
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)):
+        return [_snapshot(v) for v in value]
+    return None
+
+
+def _changed(before: Any, after: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return not (isinstance(after, np.ndarray) and before.shape == after.shape
+                    and np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, list):
+        if len(before) != len(after):
+            return True
+        return any(_changed(b, a) for b, a in zip(before, after, strict=True))
+    return False
+
+
+def call(fn: Callable[..., Any], *args: Any, mutable: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` and fail if it modified any array argument in place.
+
+    Arguments named in ``mutable`` may change (``sgd_step`` updates ``params``).
+    """
+    try:
+        names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        names = [f"#{i + 1}" for i in range(len(args))] + list(kwargs)
+    values = list(args) + list(kwargs.values())
+    before = [_snapshot(v) for v in values]
+    result = fn(*args, **kwargs)
+    for name, old, new in zip(names, before, values, strict=False):
+        if name not in mutable and old is not None and _changed(old, new):
+            raise AssertionError(
+                f"{fn.__name__} modified its argument {name} in place; leave the inputs "
+                "unchanged and compute new arrays (e.g. x = x - m, not x -= m)"
+            )
+    return result
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """``||a - b|| / max(||a|| + ||b||, 1e-300)`` in float64."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
+
+
+def _fmt(v: Any) -> str:
+    return np.array2string(np.asarray(v), precision=5, suppress_small=True, threshold=20)
+
+
+def assert_close(actual: Any, expected: Any, what: str, rtol: float = 1e-7,
+                 dtype: Any = None) -> None:
+    """Fail unless ``actual`` has the shape (and dtype) of ``expected`` and close values.
+
+    Values are compared by the relative error :func:`rel_error`; the message shows the
+    first entry that differs.
+    """
+    if not isinstance(actual, (np.ndarray, np.generic, float, int)):
+        raise AssertionError(f"{what}: expected an array, got {type(actual).__name__}")
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: wrong shape {actual.shape}, expected {expected.shape}")
+    if dtype is not None and actual.dtype != np.dtype(dtype):
+        raise AssertionError(f"{what}: wrong dtype {actual.dtype}, expected {np.dtype(dtype)}")
+    if not np.all(np.isfinite(actual)):
+        raise AssertionError(f"{what}: contains nan or inf: {_fmt(actual)}")
+    err = rel_error(actual, expected)
+    if err > rtol:
+        diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+        i = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+        at = f" at index {tuple(int(k) for k in i)}" if diff.ndim else ""
+        raise AssertionError(
+            f"{what}: wrong values (relative error {err:.1e}); largest difference{at}: "
+            f"got {float(actual[i]):.6g}, expected {float(expected[i]):.6g}"
+        )
+
+
+def numeric_grad(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray,
+                 h: float = 1e-6) -> np.ndarray:
+    """Centered differences of ``sum(f(x) * dout)`` with respect to ``x`` (float64)."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(*x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = float(np.sum(np.asarray(f(x.copy()), dtype=np.float64) * dout))
+        x[i] = old - h
+        minus = float(np.sum(np.asarray(f(x.copy()), dtype=np.float64) * dout))
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def expect_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:
+    """Fail unless ``result`` is a tuple (or list) of ``n`` items; return it as a tuple."""
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        got = f"a {type(result).__name__}"
+        if isinstance(result, (tuple, list)):
+            got += f" of {len(result)} items"
+        raise AssertionError(f"{what} must return a tuple of {n} items, got {got}")
+    return tuple(result)

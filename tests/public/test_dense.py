@@ -1,0 +1,51 @@
+"""Public tests of exercises/dense.py."""
+
+import numpy as np
+import pytest
+
+from nnlib.grading.testing import assert_close, call, expect_tuple
+
+# Two examples with three features, a layer with two units.
+X = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
+W = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]])
+B = np.array([0.1, -0.2])
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("dense_forward")
+def test_dense_forward_shape(impl):
+    z, _ = expect_tuple(call(impl.dense_forward, X, W, B), 2, "dense_forward")
+    assert np.shape(z) == (2, 2), (
+        f"dense_forward: z must have shape (N, out) = (2, 2), got {np.shape(z)}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("dense_forward")
+def test_dense_forward_values(impl):
+    z, _ = call(impl.dense_forward, X, W, B)
+    # row 0: 0.5 - 2 + 6 + 0.1 = 4.6 and 1 - 1.5 - 0.2 = -0.7
+    expected = np.array([[4.6, -0.7], [3.6, -2.2]])
+    assert_close(z, expected, "dense_forward: z = x @ W.T + b", dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("dense_backward")
+def test_dense_backward_shapes(impl):
+    _, cache = impl.dense_forward(X, W, B)
+    grads = expect_tuple(call(impl.dense_backward, np.ones((2, 2)), cache), 3, "dense_backward")
+    for name, g, ref in zip(("dx", "dW", "db"), grads, (X, W, B), strict=True):
+        assert np.shape(g) == ref.shape, (
+            f"dense_backward: {name} must have shape {ref.shape} like the array it is the "
+            f"gradient of, got {np.shape(g)}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("dense_backward")
+def test_dense_backward_values(impl):
+    _, cache = impl.dense_forward(X, W, B)
+    dz = np.array([[1.0, -1.0], [2.0, 0.5]])
+    dx, dW, db = call(impl.dense_backward, dz, cache)
+    assert_close(dx, dz @ W, "dense_backward: dx = dz @ W", dtype=np.float64)
+    assert_close(dW, dz.T @ X, "dense_backward: dW = dz.T @ x", dtype=np.float64)
+    assert_close(db, dz.sum(axis=0), "dense_backward: db = dz summed over the batch",
+                 dtype=np.float64)
