@@ -1,0 +1,93 @@
+"""Public tests of exercises/batchnorm.py."""
+
+import numpy as np
+import pytest
+
+from nnlib.grading.testing import assert_close, call, expect_tuple
+
+# four examples, two features
+X = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [6.0, 40.0]])
+GAMMA = np.array([1.0, 2.0])
+BETA = np.array([0.0, -1.0])
+
+
+def _reference(x, gamma, beta, eps=1e-5):
+    mu = x.mean(axis=0)
+    var = ((x - mu) ** 2).mean(axis=0)
+    xhat = (x - mu) / np.sqrt(var + eps)
+    return gamma * xhat + beta, xhat
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_batchnorm_forward_normalizes_each_feature(impl):
+    out, _ = expect_tuple(call(impl.batchnorm_forward, X, np.ones(2), np.zeros(2)), 2,
+                          "batchnorm_forward")
+    assert np.shape(out) == X.shape, f"batchnorm_forward: out must have shape {X.shape}, " \
+        f"got {np.shape(out)}"
+    mean = np.mean(out, axis=0)
+    assert np.allclose(mean, 0.0, atol=1e-7), (
+        f"batchnorm_forward with gamma=1, beta=0: each column (feature) should have mean 0, "
+        f"got {mean}")
+    var = out.var(axis=0)
+    assert np.allclose(var, 1.0, atol=1e-3), (
+        f"batchnorm_forward with gamma=1, beta=0: each column should have variance 1 "
+        f"(normalize over the batch axis 0, with the biased variance), got {var}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("batchnorm_forward")
+def test_batchnorm_forward_values(impl):
+    out, _ = call(impl.batchnorm_forward, X, GAMMA, BETA)
+    assert_close(out, _reference(X, GAMMA, BETA)[0], "batchnorm_forward: out",
+                 dtype=np.float64)
+
+
+def _check_backward(impl, fn_name):
+    _, cache = impl.batchnorm_forward(X, GAMMA, BETA)
+    dout = np.array([[1.0, -1.0], [0.5, 2.0], [-2.0, 0.0], [0.25, 1.0]])
+    grads = expect_tuple(call(getattr(impl, fn_name), dout, cache), 3, fn_name)
+    _, xhat = _reference(X, GAMMA, BETA)
+    m = X.shape[0]
+    invstd = 1 / np.sqrt(X.var(axis=0) + 1e-5)
+    dx = GAMMA * invstd / m * (m * dout - dout.sum(axis=0) - xhat * (dout * xhat).sum(axis=0))
+    assert_close(grads[0], dx, f"{fn_name}: dx", dtype=np.float64)
+    assert_close(grads[1], (dout * xhat).sum(axis=0), f"{fn_name}: dgamma = sum(dout * xhat)",
+                 dtype=np.float64)
+    assert_close(grads[2], dout.sum(axis=0), f"{fn_name}: dbeta = sum(dout)", dtype=np.float64)
+
+
+@pytest.mark.points(3)
+@pytest.mark.checks("batchnorm_backward")
+def test_batchnorm_backward_values(impl):
+    _check_backward(impl, "batchnorm_backward")
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("batchnorm_backward_fast")
+def test_batchnorm_backward_fast_values(impl):
+    _check_backward(impl, "batchnorm_backward_fast")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_inference")
+def test_batchnorm_inference_values(impl):
+    mean, var = np.array([2.0, 20.0]), np.array([4.0, 100.0])
+    out = call(impl.batchnorm_inference, X, GAMMA, BETA, mean, var)
+    expected = GAMMA * (X - mean) / np.sqrt(var + 1e-5) + BETA
+    assert_close(out, expected, "batchnorm_inference: gamma * (x - running_mean) / "
+                 "sqrt(running_var + eps) + beta", dtype=np.float64)
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("running_stats_update")
+def test_running_stats_update_values(impl):
+    mean, var = np.zeros(2), np.ones(2)
+    batch_mean, batch_var = np.array([3.0, 25.0]), np.array([3.5, 125.0])
+    new = expect_tuple(call(impl.running_stats_update, mean, var, batch_mean, batch_var, 4,
+                            0.1), 2, "running_stats_update")
+    assert_close(new[0], 0.9 * mean + 0.1 * batch_mean, "running_stats_update: new mean "
+                 "(momentum is the weight of the new batch)", dtype=np.float64)
+    assert_close(new[1], 0.9 * var + 0.1 * batch_var * 4 / 3, "running_stats_update: new var "
+                 "(stores the unbiased batch variance, batch_var * n / (n - 1))",
+                 dtype=np.float64)

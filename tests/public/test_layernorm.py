@@ -1,0 +1,43 @@
+"""Public tests of exercises/layernorm.py."""
+
+import numpy as np
+import pytest
+
+from nnlib.grading.testing import assert_close, call, expect_tuple
+
+X = np.array([[1.0, 2.0, 3.0, 6.0], [10.0, 0.0, -10.0, 4.0]])
+GAMMA = np.array([1.0, 2.0, 0.5, -1.0])
+BETA = np.array([0.0, 1.0, -1.0, 0.5])
+
+
+def _xhat(x, eps=1e-5):
+    mu = x.mean(axis=1, keepdims=True)
+    return (x - mu) / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("layernorm_forward")
+def test_layernorm_forward_values(impl):
+    out, _ = expect_tuple(call(impl.layernorm_forward, X, GAMMA, BETA), 2, "layernorm_forward")
+    assert_close(out, GAMMA * _xhat(X) + BETA, "layernorm_forward: out (each row normalized "
+                 "over its features, axis 1)", dtype=np.float64)
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("layernorm_backward")
+def test_layernorm_backward_values(impl):
+    _, cache = impl.layernorm_forward(X, GAMMA, BETA)
+    dout = np.array([[1.0, -1.0, 0.5, 2.0], [-2.0, 0.0, 0.25, 1.0]])
+    dx, dgamma, dbeta = expect_tuple(call(impl.layernorm_backward, dout, cache), 3,
+                                     "layernorm_backward")
+    xhat = _xhat(X)
+    d = X.shape[1]
+    invstd = 1 / np.sqrt(X.var(axis=1, keepdims=True) + 1e-5)
+    dxhat = dout * GAMMA
+    expected = invstd / d * (d * dxhat - dxhat.sum(axis=1, keepdims=True)
+                             - xhat * (dxhat * xhat).sum(axis=1, keepdims=True))
+    assert_close(dx, expected, "layernorm_backward: dx", dtype=np.float64)
+    assert_close(dgamma, (dout * xhat).sum(axis=0), "layernorm_backward: dgamma = "
+                 "sum over the batch of dout * xhat", dtype=np.float64)
+    assert_close(dbeta, dout.sum(axis=0), "layernorm_backward: dbeta = sum over the batch "
+                 "of dout", dtype=np.float64)

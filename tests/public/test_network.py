@@ -1,0 +1,63 @@
+"""Public tests of exercises/network.py."""
+
+import numpy as np
+import pytest
+
+from nnlib.grading.testing import assert_close, call, expect_tuple
+
+X = np.array([[1.0, -1.0], [0.5, 2.0], [-1.0, 0.0]])
+W0 = np.array([[1.0, 0.5], [-1.0, 1.0], [0.5, -0.5]])
+B0 = np.array([0.0, 0.5, -0.25])
+W1 = np.array([[1.0, -1.0, 2.0], [0.5, 0.5, -1.0]])
+B1 = np.array([0.1, -0.1])
+
+
+def _params():
+    return [(W0.copy(), B0.copy()), (W1.copy(), B1.copy())]
+
+
+def _reference():
+    z0 = X @ W0.T + B0
+    a1 = np.maximum(z0, 0)
+    return z0, a1, a1 @ W1.T + B1
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("network_forward")
+def test_network_forward_values(impl):
+    logits, _ = expect_tuple(call(impl.network_forward, X, _params()), 2, "network_forward")
+    assert_close(logits, _reference()[2], "network_forward: logits of a 2-layer ReLU network "
+                 "(no activation after the last layer)", dtype=np.float64)
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("network_backward")
+def test_network_backward_values(impl):
+    _, caches = impl.network_forward(X, _params())
+    dlogits = np.array([[1.0, -0.5], [0.25, 2.0], [-1.0, 0.5]])
+    grads = call(impl.network_backward, dlogits, caches)
+    assert isinstance(grads, (list, tuple)) and len(grads) == 2, (
+        "network_backward must return a list with one (dW, db) pair per layer")
+    z0, a1, _ = _reference()
+    dz0 = (dlogits @ W1) * (z0 > 0)
+    expected = [(dz0.T @ X, dz0.sum(axis=0)), (dlogits.T @ a1, dlogits.sum(axis=0))]
+    for i, (pair, (dW, db)) in enumerate(zip(grads, expected, strict=True)):
+        got = expect_tuple(pair, 2, f"network_backward: entry {i}")
+        assert_close(got[0], dW, f"network_backward: dW of layer {i}", dtype=np.float64)
+        assert_close(got[1], db, f"network_backward: db of layer {i}", dtype=np.float64)
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("sgd_step")
+def test_sgd_step_updates_in_place(impl):
+    params = _params()
+    grads = [(np.ones_like(W0), np.full_like(B0, 2.0)), (np.ones_like(W1), np.ones_like(B1))]
+    arrays = [a for pair in params for a in pair]
+    result = call(impl.sgd_step, params, grads, 0.1, mutable=("params",))
+    assert result is None, "sgd_step updates params in place and returns None"
+    assert all(a is b for a, b in zip(arrays, [a for pair in params for a in pair],
+                                      strict=True)), (
+        "sgd_step must update the arrays in place (W -= lr * dW), not replace them")
+    assert_close(params[0][0], W0 - 0.1, "sgd_step: W of layer 0 after W -= lr * dW")
+    assert_close(params[0][1], B0 - 0.2, "sgd_step: b of layer 0 after b -= lr * db")
+    assert_close(params[1][0], W1 - 0.1, "sgd_step: W of layer 1 after W -= lr * dW")
