@@ -48,8 +48,11 @@ class Sequential(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Backpropagate dL/d(output) through every layer in reverse; returns dL/dx."""
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+        for i in range(len(self.layers) - 1, -1, -1):
+            try:
+                dout = self.layers[i].backward(dout)
+            except (ValueError, TypeError, RuntimeError) as e:
+                raise type(e)(f"Sequential layer {i}: {e}") from e
         return dout
 
     def train(self, mode: bool = True) -> Sequential:
