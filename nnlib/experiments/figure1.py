@@ -1,0 +1,310 @@
+"""Figure 1 of Ioffe & Szegedy (2015), reproduced on the digits data set.
+
+Two copies of the paper's network (three hidden layers of 100 sigmoid units, 10 softmax
+outputs) start from the same weights and see the same mini-batches; one has BatchNorm
+before every sigmoid. At regular steps we record the held-out accuracy of both and the
+15th/50th/85th percentiles of the input to one fixed sigmoid of the last hidden layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nnlib.experiments._common import (
+    _dtype,
+    batch_indices,
+    describe,
+    digits_split,
+    evaluate_model,
+    frozen_buffers,
+    gaussian_weights,
+    layers_of,
+    make_mlp,
+    register_result,
+    single_threaded_blas,
+    train_step,
+)
+from nnlib.layers import Sigmoid
+from nnlib.module import Layer
+from nnlib.optim import SGD
+
+__all__ = ["Figure1Result", "batchnorm_figure1", "plot_figure1", "NETS"]
+
+NETS = ("baseline", "batchnorm")
+PERCENTILES = (15, 50, 85)
+
+
+@register_result
+@dataclass
+class Figure1Result:
+    """What :func:`batchnorm_figure1` measured.
+
+    Attributes
+    ----------
+    steps : ndarray of int, shape (T,)
+        Training steps at which everything below was measured; first 0, last the total.
+    test_accuracy, test_loss : dict of str to ndarray, shape (T,)
+        Keys ``"baseline"`` and ``"batchnorm"``; held-out data, inference mode.
+    train_loss : dict of str to ndarray, shape (T,)
+        Mean mini-batch loss over the steps since the previous measurement (NaN at step 0).
+    sigmoid_input_percentiles : dict of str to ndarray, shape (T, 3)
+        15th, 50th, 85th percentile over the test set of the input to sigmoid ``unit`` of
+        the last hidden layer. The whole test set is passed as one batch in training mode,
+        so BatchNorm uses its statistics (what the sigmoid sees in training), not the
+        running averages (which start at 0 and 1 and would misrepresent step 0).
+    last_hidden_medians : dict of str to ndarray, shape (T, H)
+        The median over the test set of the input to every sigmoid of the last hidden layer.
+    setup : dict
+        Everything needed to rerun it and to print next to the result.
+    """
+
+    steps: np.ndarray
+    test_accuracy: dict[str, np.ndarray]
+    test_loss: dict[str, np.ndarray]
+    train_loss: dict[str, np.ndarray]
+    sigmoid_input_percentiles: dict[str, np.ndarray]
+    last_hidden_medians: dict[str, np.ndarray]
+    setup: dict[str, Any] = field(default_factory=dict)
+
+    def accuracy_at(self, step: int) -> dict[str, float]:
+        """Test accuracy of both networks at the first measured step >= ``step``."""
+        i = int(np.searchsorted(self.steps, step))
+        i = min(i, len(self.steps) - 1)
+        return {k: float(v[i]) for k, v in self.test_accuracy.items()}
+
+    def steps_to_accuracy(self, target: float) -> dict[str, int | None]:
+        """First measured step at which each network reaches ``target`` test accuracy."""
+        out: dict[str, int | None] = {}
+        for k, v in self.test_accuracy.items():
+            hit = np.flatnonzero(v >= target)
+            out[k] = int(self.steps[hit[0]]) if hit.size else None
+        return out
+
+    def final_accuracy(self, last: int = 5) -> dict[str, float]:
+        """Mean test accuracy over the last ``last`` measurements (less noisy than the last)."""
+        return {k: float(np.mean(v[-last:])) for k, v in self.test_accuracy.items()}
+
+    def median_drift(self) -> dict[str, float]:
+        """Range (max - min) over training of the median input of the tracked sigmoid."""
+        return {k: float(np.ptp(p[:, 1])) for k, p in self.sigmoid_input_percentiles.items()}
+
+    def median_drift_all_units(self) -> dict[str, float]:
+        """Range over training of the median sigmoid input, averaged over the last layer's units."""
+        return {k: float(np.mean(np.ptp(m, axis=0))) for k, m in self.last_hidden_medians.items()}
+
+    def spread(self) -> dict[str, tuple[float, float]]:
+        """85th minus 15th percentile of the tracked sigmoid input at the first and last step."""
+        return {k: (float(p[0, 2] - p[0, 0]), float(p[-1, 2] - p[-1, 0]))
+                for k, p in self.sigmoid_input_percentiles.items()}
+
+    def summary(self) -> dict[str, dict[str, float | int | None]]:
+        """The headline numbers, per network."""
+        early = self.setup.get("early_step", int(self.steps[-1]) // 10)
+        acc_early = self.accuracy_at(early)
+        final = self.final_accuracy()
+        reach = self.steps_to_accuracy(0.9)
+        drift = self.median_drift()
+        drift_all = self.median_drift_all_units()
+        spread = self.spread()
+        return {k: {f"test accuracy at step {early}": acc_early[k],
+                    "final test accuracy (mean of last 5)": final[k],
+                    "steps to 90% test accuracy": reach[k],
+                    "median drift, tracked unit": drift[k],
+                    "median drift, mean over units": drift_all[k],
+                    "15-85 spread at start": spread[k][0],
+                    "15-85 spread at end": spread[k][1]}
+                for k in self.test_accuracy}
+
+    def table(self) -> str:
+        """The summary as an aligned plain-text table (deterministic formatting)."""
+        summ = self.summary()
+        rows = list(next(iter(summ.values())))
+        w = max(len(r) for r in rows)
+        lines = [f"{'':<{w}}  {'baseline':>10}  {'batchnorm':>10}"]
+        for r in rows:
+            cells = []
+            for k in NETS:
+                v = summ[k][r]
+                cells.append(f"{'never':>10}" if v is None else
+                             f"{v:>10d}" if isinstance(v, int) else f"{v:>10.3f}")
+            lines.append(f"{r:<{w}}  " + "  ".join(cells))
+        return "\n".join(lines)
+
+
+def _sigmoid_input(model: Layer, X: np.ndarray) -> np.ndarray:
+    """Input to the last Sigmoid of ``model`` for the batch ``X``, shape (N, H).
+
+    Computed in training mode, i.e. BatchNorm normalizes with the statistics of ``X``
+    itself (the distribution the sigmoid sees while training); the running statistics
+    are left untouched.
+    """
+    layers = layers_of(model)
+    last = max(i for i, layer in enumerate(layers) if isinstance(layer, Sigmoid))
+    with frozen_buffers(model):
+        a = X
+        for layer in layers[:last]:
+            a = layer.forward(a)
+    return a
+
+
+@single_threaded_blas
+def batchnorm_figure1(
+    steps: int = 3000,
+    batch_size: int = 60,
+    seed: int = 0,
+    *,
+    lr: float = 0.5,
+    init_scale: float = 0.1,
+    hidden: tuple[int, ...] = (100, 100, 100),
+    eval_every: int | None = None,
+    unit: int = 0,
+    test_size: float = 0.2,
+    dtype: Any = np.float64,
+    progress: bool = False,
+) -> Figure1Result:
+    """Train the paper's network with and without BatchNorm on the same batches; measure.
+
+    Parameters
+    ----------
+    steps : int
+        Number of SGD steps (the paper: 50,000 on MNIST).
+    batch_size : int
+        Examples per step (the paper: 60).
+    seed : int
+        Seeds the train/test split, the initial weights and the batch order (three
+        independent streams spawned from ``np.random.default_rng(seed)``).
+    lr : float
+        Plain SGD learning rate, the same for both networks (the paper does not give one).
+    init_scale : float
+        Standard deviation of the Gaussian initial weights (the paper: "small random
+        Gaussian values"); biases start at 0.
+    hidden : tuple of int
+        Hidden layer widths (the paper: three of 100).
+    eval_every : int, optional
+        Measure every this many steps; default ``max(1, steps // 60)``.
+    unit : int
+        Which sigmoid of the last hidden layer to track for the percentiles.
+    test_size : float
+        Held-out fraction of the digits.
+    dtype : float64 or float32
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    Figure1Result
+    """
+    dt = _dtype(dtype)
+    if steps < 1 or batch_size < 2:
+        raise ValueError(f"batchnorm_figure1: need steps >= 1 and batch_size >= 2 "
+                         f"(BatchNorm needs two examples), got {steps} and {batch_size}.")
+    if not 0 <= unit < hidden[-1]:
+        raise ValueError(f"batchnorm_figure1: unit must be in [0, {hidden[-1]}), got {unit}.")
+    eval_every = max(1, steps // 60) if eval_every is None else int(eval_every)
+    split_rng, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
+    Xtr, Xte, ytr, yte = digits_split(split_rng, test_size, dt)
+    sizes = (Xtr.shape[1], *hidden, 10)
+    weights = gaussian_weights(sizes, init_scale, init_rng, dt)
+    models = {"baseline": make_mlp(weights, "sigmoid", None),
+              "batchnorm": make_mlp(weights, "sigmoid", "batchnorm")}
+    optims = {k: SGD(m.parameters(), lr=lr) for k, m in models.items()}
+    measure_at = np.unique(np.r_[np.arange(0, steps, eval_every), steps]).astype(np.int64)
+    T = len(measure_at)
+    acc = {k: np.zeros(T) for k in NETS}
+    tloss = {k: np.zeros(T) for k in NETS}
+    trloss = {k: np.full(T, np.nan) for k in NETS}
+    pct = {k: np.zeros((T, len(PERCENTILES))) for k in NETS}
+    medians = {k: np.zeros((T, hidden[-1])) for k in NETS}
+    running = dict.fromkeys(NETS, 0.0)
+    since = 0
+
+    def measure(j: int) -> None:
+        for k, m in models.items():
+            tloss[k][j], acc[k][j] = evaluate_model(m, Xte, yte)
+            z = _sigmoid_input(m, Xte)
+            pct[k][j] = np.percentile(z[:, unit], PERCENTILES)
+            medians[k][j] = np.median(z, axis=0)
+            if since:
+                trloss[k][j] = running[k] / since
+
+    batches = batch_indices(len(Xtr), batch_size, batch_rng)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=steps, desc="figure1", unit="step")
+    j = 0
+    measure(j)
+    j += 1
+    for step in range(1, steps + 1):
+        idx = next(batches)
+        xb, yb = Xtr[idx], ytr[idx]
+        for k, m in models.items():
+            running[k] += train_step(m, optims[k], xb, yb)
+        since += 1
+        if step == measure_at[j]:
+            measure(j)
+            j += 1
+            running = dict.fromkeys(NETS, 0.0)
+            since = 0
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    setup = {
+        "experiment": "Ioffe & Szegedy (2015) Figure 1 on digits",
+        "data": f"digits 8x8, {len(Xtr)} train / {len(Xte)} test (seeded split)",
+        "network": describe(sizes, "sigmoid", None),
+        "network_bn": describe(sizes, "sigmoid", "batchnorm"),
+        "sizes": list(sizes), "steps": int(steps), "batch_size": int(batch_size),
+        "lr": float(lr), "optimizer": "plain SGD (no momentum, no weight decay)",
+        "init": f"W ~ N(0, {init_scale}^2), b = 0; same initial W for both nets",
+        "init_scale": float(init_scale), "seed": int(seed), "dtype": dt.name,
+        "eval_every": int(eval_every), "unit": int(unit), "percentiles": list(PERCENTILES),
+        "early_step": int(measure_at[min(len(measure_at) - 1,
+                                         int(np.searchsorted(measure_at, steps // 10)))]),
+        "measured_on": ("accuracy: whole test set, BN in inference mode (running statistics); "
+                        "percentiles: whole test set as one batch, BN with that batch's "
+                        "statistics (running statistics untouched)"),
+        "bn": "momentum 0.1, eps 1e-5; hidden Dense layers without bias before BN",
+    }
+    return Figure1Result(measure_at, acc, tloss, trloss, pct, medians, setup)
+
+
+def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.2)) -> Any:
+    """Draw the paper's three panels; returns the matplotlib Figure.
+
+    (a) test accuracy against steps for both networks; (b) and (c) the 15th, 50th and
+    85th percentiles of the tracked sigmoid input without and with BatchNorm.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=90)
+    s = result.steps
+    ax = axes[0]
+    ax.plot(s, result.test_accuracy["baseline"], "--", color="k", label="Without BN")
+    ax.plot(s, result.test_accuracy["batchnorm"], "-", color="C3", label="With BN")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("(a) test accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower right")
+    lo = min(p.min() for p in result.sigmoid_input_percentiles.values())
+    hi = max(p.max() for p in result.sigmoid_input_percentiles.values())
+    pad = 0.05 * (hi - lo + 1e-12)
+    for ax, key, title in ((axes[1], "baseline", "(b) without BN"),
+                           (axes[2], "batchnorm", "(c) with BN")):
+        p = result.sigmoid_input_percentiles[key]
+        for c, q in enumerate(result.setup.get("percentiles", PERCENTILES)):
+            ax.plot(s, p[:, c], color="k" if c == 1 else "0.5", lw=1.5 if c == 1 else 1.0,
+                    label=f"{q}th pct")
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("training step")
+        ax.set_title(f"{title}: sigmoid input")
+        ax.legend(loc="best", fontsize=8)
+    axes[1].set_ylabel(f"input to sigmoid {result.setup.get('unit', 0)} of last hidden layer")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,231 @@
+"""The experiments at small size: their claims, determinism, files, plots and the CLI."""
+
+import dataclasses
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nnlib import experiments as ex  # noqa: E402
+from nnlib.__main__ import main  # noqa: E402
+from nnlib.experiments._common import gaussian_weights, make_mlp  # noqa: E402
+
+
+def assert_results_equal(a, b):
+    assert type(a) is type(b)
+    for f in dataclasses.fields(a):
+        va, vb = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(va, np.ndarray):
+            np.testing.assert_array_equal(va, vb, err_msg=f.name)
+        elif isinstance(va, dict) and va and isinstance(next(iter(va.values())), np.ndarray):
+            assert list(va) == list(vb), f.name
+            for k in va:
+                np.testing.assert_array_equal(va[k], vb[k], err_msg=f"{f.name}[{k}]")
+        else:
+            assert va == vb, f.name
+
+
+@pytest.fixture(scope="module")
+def fig1():
+    return ex.batchnorm_figure1(steps=600, eval_every=50, seed=0)
+
+
+# ----------------------------------------------------------------------------- figure 1
+def test_figure1_shapes_and_setup(fig1):
+    T = len(fig1.steps)
+    assert fig1.steps[0] == 0 and fig1.steps[-1] == 600
+    assert np.all(np.diff(fig1.steps) > 0)
+    for net in ("baseline", "batchnorm"):
+        assert fig1.test_accuracy[net].shape == (T,)
+        assert fig1.sigmoid_input_percentiles[net].shape == (T, 3)
+        p = fig1.sigmoid_input_percentiles[net]
+        assert np.all(p[:, 0] <= p[:, 1]) and np.all(p[:, 1] <= p[:, 2])
+    for key in ("lr", "init_scale", "seed", "sizes", "batch_size", "network"):
+        assert key in fig1.setup
+    assert fig1.setup["sizes"] == [64, 100, 100, 100, 10]
+
+
+def test_figure1_same_start(fig1):
+    # Same initial weights: at step 0 both nets give the same test predictions up to BN's
+    # inference map with running stats (0, 1), which is almost the identity.
+    acc = fig1.test_accuracy
+    assert abs(acc["baseline"][0] - acc["batchnorm"][0]) < 0.05
+
+
+def test_figure1_bn_far_better_early(fig1):
+    early = fig1.accuracy_at(150)
+    assert early["batchnorm"] > 0.85
+    assert early["batchnorm"] > early["baseline"] + 0.3
+
+
+def test_figure1_bn_not_worse_at_end(fig1):
+    final = fig1.final_accuracy()
+    assert final["batchnorm"] >= final["baseline"] - 0.02
+
+
+def test_figure1_sigmoid_input_more_stable_with_bn(fig1):
+    drift = fig1.median_drift()
+    drift_all = fig1.median_drift_all_units()
+    assert drift["batchnorm"] < 0.5 * drift["baseline"]
+    assert drift_all["batchnorm"] < 0.5 * drift_all["baseline"]
+
+
+def test_figure1_table_mentions_both_nets(fig1):
+    t = fig1.table()
+    assert "baseline" in t and "batchnorm" in t and "median drift" in t
+
+
+def test_figure1_deterministic():
+    a = ex.batchnorm_figure1(steps=40, eval_every=20, seed=3)
+    b = ex.batchnorm_figure1(steps=40, eval_every=20, seed=3)
+    assert_results_equal(a, b)
+    c = ex.batchnorm_figure1(steps=40, eval_every=20, seed=4)
+    assert not np.array_equal(a.test_accuracy["batchnorm"], c.test_accuracy["batchnorm"]) or \
+        not np.array_equal(a.sigmoid_input_percentiles["baseline"],
+                           c.sigmoid_input_percentiles["baseline"])
+
+
+def test_figure1_float32():
+    r = ex.batchnorm_figure1(steps=20, eval_every=10, dtype=np.float32)
+    assert r.setup["dtype"] == "float32"
+    assert np.all(np.isfinite(r.sigmoid_input_percentiles["batchnorm"]))
+
+
+@pytest.mark.parametrize("kw, match", [({"batch_size": 1}, "two examples"),
+                                       ({"unit": 100}, "unit"),
+                                       ({"dtype": np.int64}, "dtype")])
+def test_figure1_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ex.batchnorm_figure1(steps=2, **kw)
+
+
+def test_make_mlp_copies_weights():
+    rng = np.random.default_rng(0)
+    W = gaussian_weights((4, 5, 3), 0.1, rng)
+    a, b = make_mlp(W), make_mlp(W, norm="batchnorm")
+    a.layers[0].params["W"] += 1.0
+    np.testing.assert_array_equal(b.layers[0].params["W"], W[0])
+    assert "b" not in b.layers[0].params and "b" in a.layers[0].params
+
+
+# ----------------------------------------------------------------------------- files and CLI
+def test_hdf5_round_trip(tmp_path, fig1):
+    path = ex.save_results(fig1, tmp_path / "sub" / "fig1.h5")
+    assert_results_equal(fig1, ex.load_results(path))
+
+
+def test_hdf5_round_trip_bool_arrays(tmp_path):
+    r = ex.lr_robustness(lrs=(0.1, 1.0), steps=5)
+    assert_results_equal(r, ex.load_results(ex.save_results(r, tmp_path / "lr.h5")))
+
+
+def test_load_results_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        ex.load_results(tmp_path / "missing.h5")
+    with pytest.raises(TypeError, match="experiment result"):
+        ex.save_results({"a": 1}, tmp_path / "x.h5")
+
+
+def test_cli_figure1_writes_files(tmp_path, capsys):
+    assert main(["experiment", "figure1", "--steps", "30", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert (tmp_path / "figure1.png").stat().st_size > 1000
+    r = ex.load_results(tmp_path / "figure1.h5")
+    assert isinstance(r, ex.Figure1Result)
+    assert r.steps[0] == 0 and r.steps[-1] == 30
+    assert "batchnorm" in out.out and "figure1" in out.err  # table on stdout, tqdm on stderr
+
+
+def test_cli_other_experiment(tmp_path):
+    assert main(["experiment", "landscape", "--steps", "4", "--out", str(tmp_path)]) == 0
+    assert isinstance(ex.load_results(tmp_path / "landscape.h5"), ex.LandscapeResult)
+    assert (tmp_path / "landscape.png").exists()
+
+
+# ----------------------------------------------------------------------------- other experiments
+def test_lr_robustness_bn_trains_where_baseline_does_not():
+    r = ex.lr_robustness(lrs=(1.0, 10.0), steps=150)
+    trains = r.trains()
+    assert np.any(trains["batchnorm"] & ~trains["baseline"])
+    assert trains["batchnorm"].all()
+    assert r.loss_curves["baseline"].shape == (2, 150)
+    assert "acc BN" in r.table()
+
+
+def test_init_scale_sweep_bn_insensitive():
+    r = ex.init_scale_sweep(scales=(0.01, 0.3), depth=6, steps=120)
+    assert r.test_accuracy["batchnorm"].min() > 0.5
+    assert r.test_accuracy["baseline"][0] < 0.3  # vanishing activations: stuck near chance
+    assert r.activation_std["baseline"][0, -1] < 1e-6
+    bn_std = r.activation_std["batchnorm"]
+    assert np.all((bn_std > 0.3) & (bn_std < 1.0))
+
+
+def test_batch_size_effect_small_batches_hurt_bn():
+    r = ex.batch_size_effect(batch_sizes=(2, 60), epochs=2, hidden=(50, 50))
+    acc = r.test_accuracy
+    assert acc["batchnorm_eval"][0] < acc["batchnorm_eval"][1] - 0.2
+    assert acc["batchnorm_eval"][0] < acc["baseline"][0] - 0.2
+    assert r.mismatch().shape == (2,)
+    with pytest.raises(ValueError, match=">= 2"):
+        ex.batch_size_effect(batch_sizes=(1, 4))
+
+
+def test_loss_landscape_smoother_with_bn():
+    r = ex.loss_landscape(steps=200, measure_every=40)
+    assert r.loss["baseline"].shape == (5, 5)
+    change = {k: np.median(v.max(axis=1)) for k, v in r.grad_change.items()}
+    assert change["batchnorm"] < 0.5 * change["baseline"]
+    beta = {k: np.median(v) for k, v in r.beta_smoothness().items()}
+    assert beta["batchnorm"] < beta["baseline"]
+    assert np.median(r.loss_range()["batchnorm"]) < np.median(r.loss_range()["baseline"])
+
+
+def test_loss_landscape_leaves_training_unchanged():
+    # Looking ahead must restore the weights and running statistics exactly.
+    a = ex.loss_landscape(steps=30, measure_every=10)  # looks ahead at 0, 10, 20
+    b = ex.loss_landscape(steps=30, measure_every=5)  # and also at 5, 15, 25
+    for k in ("baseline", "batchnorm"):
+        np.testing.assert_array_equal(a.train_loss[k], b.train_loss[k][[0, 2, 4]])
+        np.testing.assert_array_equal(a.grad_change[k], b.grad_change[k][[0, 2, 4]])
+
+
+# ----------------------------------------------------------------------------- coupling
+def test_coupling_bn_train_couples_eval_and_layernorm_do_not():
+    demo = ex.coupling_demo(np.random.default_rng(0), batch_size=5, features=3)
+    a, b = demo.outputs(-1.0), demo.outputs(4.0)
+    others = np.arange(5) != demo.index
+    assert np.abs(a["batchnorm_train"][others] - b["batchnorm_train"][others]).max() > 0.1
+    np.testing.assert_array_equal(a["batchnorm_eval"][others], b["batchnorm_eval"][others])
+    np.testing.assert_array_equal(a["layernorm"][others], b["layernorm"][others])
+    # the moved example's own LayerNorm output changes
+    assert not np.allclose(a["layernorm"][demo.index], b["layernorm"][demo.index])
+    sw = demo.sweep(np.linspace(-1, 5, 7))
+    assert sw["batchnorm_train"].shape == (7, 5)
+
+
+def test_coupling_widget_builds():
+    demo = ex.coupling_demo(np.random.default_rng(1))
+    w = ex.coupling_widget(demo)
+    slider = w.children[0]
+    slider.value = 4.0  # triggers a redraw without error
+    plt.close("all")
+
+
+# ----------------------------------------------------------------------------- plots
+def test_plots_return_figures(fig1):
+    figs = [ex.plot_figure1(fig1),
+            ex.plot_lr_robustness(ex.lr_robustness(lrs=(0.1, 30.0), steps=5)),
+            ex.plot_init_scale_sweep(ex.init_scale_sweep(scales=(0.1, 1.0), depth=2, steps=5)),
+            ex.plot_batch_size_effect(ex.batch_size_effect(batch_sizes=(4, 8), epochs=1,
+                                                           hidden=(20,))),
+            ex.plot_loss_landscape(ex.loss_landscape(steps=10, measure_every=5)),
+            ex.plot_coupling(ex.coupling_demo(np.random.default_rng(0)))]
+    for f in figs:
+        assert isinstance(f, matplotlib.figure.Figure)
+    assert len(figs[0].axes) == 3
+    plt.close("all")
