@@ -35,9 +35,12 @@ class ImplementationError(Exception):
 def find_root() -> Path:
     """Return the folder holding ``tests/public`` (the repository or the student release).
 
-    Searched from the installed ``nnlib`` package upwards, then from the current working
-    directory upwards (a notebook kernel runs in ``course/``).
+    The environment variable ``NNLIB_ROOT`` wins when set; otherwise the folder is searched
+    from the installed ``nnlib`` package upwards, then from the current working directory
+    upwards (a notebook kernel runs in ``course/``).
     """
+    if os.environ.get("NNLIB_ROOT"):
+        return Path(os.environ["NNLIB_ROOT"]).resolve()
     starts = [Path(__file__).resolve().parents[2], Path.cwd().resolve()]
     for start in starts:
         for folder in (start, *start.parents):

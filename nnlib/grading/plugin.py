@@ -25,6 +25,8 @@ from nnlib.grading.impl import ImplementationError, display_path, impl_dir
 
 DEFAULT_TIMEOUT = 10.0
 MAX_MESSAGE = 600
+MAX_OUTPUT = 1_000_000
+"""Characters a test may print before it fails (debugging prints are fine, floods are not)."""
 
 _INI = """\
 [pytest]
@@ -47,7 +49,7 @@ def _ini() -> str:
 
 
 def pytest_args(root: Path, paths: Iterable[Path], timeout: float = DEFAULT_TIMEOUT,
-                deselect: Iterable[str] = ()) -> list[str]:
+                capture: str = "sys") -> list[str]:
     """Command-line arguments for a grading run of the test files ``paths``.
 
     Use with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` in the environment.
@@ -55,11 +57,9 @@ def pytest_args(root: Path, paths: Iterable[Path], timeout: float = DEFAULT_TIME
     args = [
         "-c", _ini(), "--rootdir", str(root), "--confcutdir", str(root / "tests"),
         "-p", "pytest_timeout", "-p", "no:cacheprovider", "-p", "no:stepwise",
-        "--assert=plain", "--capture=sys", "-q", "--no-header", "-rN",
+        "--assert=plain", f"--capture={capture}", "-q", "--no-header", "-rN",
         f"--timeout={timeout:g}",
     ]
-    for nodeid in deselect:
-        args += ["--deselect", nodeid]
     return args + [str(p) for p in paths]
 
 
@@ -115,11 +115,14 @@ class Collector:
         far a crashed run got.
     timeout : float, optional
         The per-test timeout, for messages.
+    skip : iterable of str, optional
+        Node ids not to run (already done by an earlier, crashed run).
     """
 
     def __init__(self, functions: Iterable[str] | None = None, stream: IO[str] | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, skip: Iterable[str] = ()) -> None:
         self.functions = set(functions) if functions else None
+        self.skip = set(skip)
         self.stream = stream
         self.timeout = timeout
         self.records: list[dict[str, Any]] = []
@@ -145,7 +148,8 @@ class Collector:
             checks = item.get_closest_marker("checks")
             points = item.get_closest_marker("points")
             function = checks.args[0] if checks else ""
-            if self.functions is not None and function not in self.functions:
+            if item.nodeid in self.skip or (self.functions is not None
+                                            and function not in self.functions):
                 drop.append(item)
                 continue
             keep.append(item)
@@ -161,7 +165,7 @@ class Collector:
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-        self._emit({"collected": [item.nodeid for item in keep]})
+        self._emit({"collected": [self._info[item.nodeid] for item in keep]})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """Remember collection errors (a test file that does not import)."""
@@ -191,8 +195,14 @@ class Collector:
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Catch failures that carried no exception information."""
+        """Catch failures that carried no exception information, and output floods."""
         record = self._current.get(report.nodeid)
+        if record is not None and report.when == "call":
+            printed = len(report.capstdout) + len(report.capstderr)
+            if printed > MAX_OUTPUT and record["status"] == "passed":
+                record["status"] = "failed"
+                record["message"] = (f"{record['function']} printed {printed / 1e6:.1f} MB of "
+                                     f"output; remove the prints (limit {MAX_OUTPUT / 1e6:g} MB)")
         if record is not None and report.failed and record["status"] == "passed":
             record["status"], record["message"] = "failed", "failed"
         if record is not None and report.skipped and report.when == "setup":

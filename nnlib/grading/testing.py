@@ -128,6 +128,11 @@ def numeric_grad(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.
     return grad
 
 
+def global_random_state() -> np.ndarray:
+    """A copy of the key of numpy's legacy global generator, to detect its use."""
+    return np.random.get_state()[1].copy()  # noqa: NPY002
+
+
 def expect_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:
     """Fail unless ``result`` is a tuple (or list) of ``n`` items; return it as a tuple."""
     if not isinstance(result, (tuple, list)) or len(result) != n:

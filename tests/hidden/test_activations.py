@@ -1,0 +1,82 @@
+"""Hidden tests of exercises/activations.py."""
+
+import numpy as np
+import pytest
+
+import nnlib.functional as F
+from nnlib.grading.testing import assert_close, call, numeric_grad
+
+FORWARDS = ("sigmoid_forward", "relu_forward", "tanh_forward")
+BY_FORWARD = [pytest.param(n, marks=pytest.mark.checks(n)) for n in FORWARDS]
+REFERENCE = {"sigmoid_forward": F.sigmoid_forward, "relu_forward": F.relu_forward,
+             "tanh_forward": F.tanh_forward}
+
+
+def _x(seed, shape=(5, 4)):
+    x = np.random.default_rng(seed).standard_normal(shape) * 3
+    x.flat[::7] = 0.0  # exact zeros: the ReLU gradient at 0 is 0
+    return x
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("sigmoid_forward")
+def test_hidden_sigmoid_large_inputs_do_not_overflow(impl):
+    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    out, _ = call(impl.sigmoid_forward, x)
+    assert_close(out, F.sigmoid(x), "sigmoid_forward for inputs of +-1000 (compute exp only "
+                 "of -|x|)", dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("sigmoid_backward")
+def test_hidden_sigmoid_backward_gradcheck(impl):
+    x = _x(21)
+    dout = np.random.default_rng(22).standard_normal(x.shape)
+    _, cache = impl.sigmoid_forward(x)
+    dx = call(impl.sigmoid_backward, dout, cache)
+    assert_close(dx, numeric_grad(lambda v: impl.sigmoid_forward(v)[0], x, dout),
+                 "sigmoid_backward: dx against finite differences", rtol=1e-7)
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("relu_backward")
+def test_hidden_relu_backward_random_upstream(impl):
+    x = _x(23)
+    dout = np.random.default_rng(24).standard_normal(x.shape)
+    _, cache = impl.relu_forward(x)
+    dx = call(impl.relu_backward, dout, cache)
+    assert_close(dx, F.relu_backward(dout, F.relu_forward(x)[1]),
+                 "relu_backward with an upstream gradient of both signs: dx = dout where "
+                 "x > 0, else 0", dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("tanh_backward")
+def test_hidden_tanh_backward_gradcheck(impl):
+    x = _x(25)
+    dout = np.random.default_rng(26).standard_normal(x.shape)
+    _, cache = impl.tanh_forward(x)
+    dx = call(impl.tanh_backward, dout, cache)
+    assert_close(dx, numeric_grad(lambda v: impl.tanh_forward(v)[0], x, dout),
+                 "tanh_backward: dx against finite differences", rtol=1e-7)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", BY_FORWARD)
+def test_hidden_activation_keeps_float32(impl, name):
+    x = _x(27).astype(np.float32)
+    out, cache = call(getattr(impl, name), x)
+    assert out.dtype == np.float32, f"{name}: float32 input must give float32 output, " \
+        f"got {out.dtype}"
+    dx = getattr(impl, name.replace("forward", "backward"))(np.ones_like(x), cache)
+    assert np.asarray(dx).dtype == np.float32, (
+        f"{name.replace('forward', 'backward')}: float32 gradients must stay float32, "
+        f"got {np.asarray(dx).dtype}")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", BY_FORWARD)
+def test_hidden_activation_any_shape_and_strides(impl, name):
+    x = _x(28, (3, 4, 6))[:, :, ::2]  # 3-D and non-contiguous
+    out, _ = call(getattr(impl, name), x)
+    assert_close(out, REFERENCE[name](x)[0], f"{name} on a 3-D, non-contiguous input")

@@ -1,0 +1,169 @@
+"""Hidden tests of exercises/batchnorm.py."""
+
+import numpy as np
+import pytest
+
+import nnlib.functional as F
+from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+
+BACKWARDS = [pytest.param(n, marks=pytest.mark.checks(n))
+             for n in ("batchnorm_backward", "batchnorm_backward_fast")]
+
+
+def _data(seed, n=8, d=5, dtype=np.float64, scale=3.0, shift=2.0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, d)) * scale + shift).astype(dtype)
+    gamma = (rng.standard_normal(d) + 1.0).astype(dtype)
+    beta = rng.standard_normal(d).astype(dtype)
+    return x, gamma, beta
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_forward_matches_reference(impl):
+    x, gamma, beta = _data(71)
+    out, _ = expect_tuple(call(impl.batchnorm_forward, x, gamma, beta), 2, "batchnorm_forward")
+    assert_close(out, F.batchnorm_forward(x, gamma, beta)[0], "batchnorm_forward: out "
+                 "(statistics over the batch axis 0, biased variance, eps inside the sqrt)",
+                 dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_forward_square_batch(impl):
+    # N == D: normalizing over the wrong axis gives no shape error here
+    x, gamma, beta = _data(72, n=4, d=4)
+    out, _ = call(impl.batchnorm_forward, x, gamma, beta)
+    assert_close(out, F.batchnorm_forward(x, gamma, beta)[0], "batchnorm_forward on a 4x4 "
+                 "batch: each column (feature) is normalized over the rows (axis 0)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_forward_batch_of_two(impl):
+    x, gamma, beta = _data(73, n=2, d=3)
+    out, _ = call(impl.batchnorm_forward, x, gamma, beta, eps=1e-3)
+    assert_close(out, F.batchnorm_forward(x, gamma, beta, eps=1e-3)[0],
+                 "batchnorm_forward with N=2 and eps=1e-3 (biased variance: divide by N)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_forward_constant_feature(impl):
+    x, gamma, beta = _data(74, n=6, d=3)
+    x[:, 1] = 4.0  # a feature with zero variance
+    out, _ = call(impl.batchnorm_forward, x, gamma, beta)
+    assert_close(out, F.batchnorm_forward(x, gamma, beta)[0], "batchnorm_forward with a "
+                 "constant feature (its variance is 0: eps keeps the division finite)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_forward_large_magnitudes(impl):
+    x, gamma, beta = _data(75, scale=1e4, shift=1e5)
+    out, _ = call(impl.batchnorm_forward, x, gamma, beta)
+    assert_close(out, F.batchnorm_forward(x, gamma, beta)[0], "batchnorm_forward for inputs "
+                 "around 1e5 (compute the variance as the mean of (x - mu)**2)", rtol=1e-6)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_keeps_float32(impl):
+    x, gamma, beta = _data(76, dtype=np.float32)
+    out, cache = call(impl.batchnorm_forward, x, gamma, beta)
+    assert out.dtype == np.float32, f"batchnorm_forward: float32 in must give float32 out, " \
+        f"got {out.dtype}"
+    dx = impl.batchnorm_backward(np.ones_like(x), cache)[0]
+    assert np.asarray(dx).dtype == np.float32, (
+        f"batchnorm_backward: dx must stay float32, got {np.asarray(dx).dtype}")
+
+
+@pytest.mark.points(3)
+@pytest.mark.parametrize("name", BACKWARDS)
+def test_hidden_batchnorm_backward_gradcheck(impl, name):
+    x, gamma, beta = _data(77, n=6, d=4)
+    dout = np.random.default_rng(78).standard_normal(x.shape)
+    _, cache = impl.batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = expect_tuple(call(getattr(impl, name), dout, cache), 3, name)
+    fwd = impl.batchnorm_forward
+    assert_close(dx, numeric_grad(lambda v: fwd(v, gamma, beta)[0], x, dout),
+                 f"{name}: dx against finite differences (every row affects mu and var: "
+                 "include the terms through both)", rtol=1e-6)
+    assert_close(dgamma, numeric_grad(lambda v: fwd(x, v, beta)[0], gamma, dout),
+                 f"{name}: dgamma against finite differences", rtol=1e-6)
+    assert_close(dbeta, numeric_grad(lambda v: fwd(x, gamma, v)[0], beta, dout),
+                 f"{name}: dbeta against finite differences", rtol=1e-6)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", BACKWARDS)
+def test_hidden_batchnorm_backward_batch_of_two(impl, name):
+    x, gamma, beta = _data(79, n=2, d=3)
+    dout = np.random.default_rng(80).standard_normal(x.shape)
+    _, cache = impl.batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = call(getattr(impl, name), dout, cache)
+    ref = F.batchnorm_backward(dout, F.batchnorm_forward(x, gamma, beta)[1])
+    for what, got, exp in zip(("dx", "dgamma", "dbeta"), (dx, dgamma, dbeta), ref, strict=True):
+        assert_close(got, exp, f"{name} with N=2: {what}", rtol=1e-6)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_inference")
+def test_hidden_batchnorm_inference_matches_reference(impl):
+    x, gamma, beta = _data(81)
+    rng = np.random.default_rng(82)
+    mean, var = rng.standard_normal(5), rng.random(5) + 0.5
+    out = call(impl.batchnorm_inference, x, gamma, beta, mean, var)
+    ref = F.batchnorm_inference_forward(x, gamma, beta, mean, var)[0]
+    assert_close(out, ref, "batchnorm_inference: out uses the running statistics",
+                 dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_inference")
+def test_hidden_batchnorm_inference_rows_are_independent(impl):
+    x, gamma, beta = _data(83)
+    mean, var = np.full(5, 0.5), np.full(5, 2.0)
+    full = call(impl.batchnorm_inference, x, gamma, beta, mean, var)
+    one = call(impl.batchnorm_inference, x[3:4], gamma, beta, mean, var)
+    assert_close(one, full[3:4], "batchnorm_inference on a batch of one: each row is "
+                 "normalized with the running statistics alone, not with batch statistics")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("running_stats_update")
+def test_hidden_running_stats_update_momentum(impl):
+    rng = np.random.default_rng(84)
+    mean, var = rng.standard_normal(4), rng.random(4) + 0.5
+    bm, bv = rng.standard_normal(4), rng.random(4) + 0.5
+    new_mean, new_var = expect_tuple(call(impl.running_stats_update, mean, var, bm, bv, 16,
+                                          momentum=0.3), 2, "running_stats_update")
+    ref_mean, ref_var = mean.copy(), var.copy()
+    F.batchnorm_running_update(ref_mean, ref_var, bm, bv, 16, 0.3)
+    assert_close(new_mean, ref_mean, "running_stats_update with momentum=0.3: new mean = "
+                 "0.7 * running_mean + 0.3 * batch_mean (momentum weighs the new batch)")
+    assert_close(new_var, ref_var, "running_stats_update with momentum=0.3: new var")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("running_stats_update")
+def test_hidden_running_stats_update_unbiased_for_two(impl):
+    mean, var = np.zeros(3), np.ones(3)
+    bm, bv = np.array([1.0, 2.0, 3.0]), np.array([0.25, 1.0, 4.0])
+    _, new_var = call(impl.running_stats_update, mean, var, bm, bv, 2)
+    assert_close(new_var, 0.9 * var + 0.1 * bv * 2.0, "running_stats_update with n=2: the "
+                 "running variance stores batch_var * n / (n - 1)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("running_stats_update")
+def test_hidden_running_stats_converge(impl):
+    # feeding the same batch statistics again and again must converge to them
+    mean, var = np.zeros(2), np.ones(2)
+    bm, bv = np.array([5.0, -1.0]), np.array([2.0, 0.5])
+    for _ in range(200):
+        mean, var = impl.running_stats_update(mean, var, bm, bv, 10, 0.1)
+    assert_close(mean, bm, "running_stats_update repeated 200 times: the running mean must "
+                 "converge to the batch mean", rtol=1e-6)
+    assert_close(var, bv * 10 / 9, "running_stats_update repeated 200 times: the running "
+                 "variance must converge to the unbiased batch variance", rtol=1e-6)

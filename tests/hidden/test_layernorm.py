@@ -1,0 +1,67 @@
+"""Hidden tests of exercises/layernorm.py."""
+
+import numpy as np
+import pytest
+
+import nnlib.functional as F
+from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+
+
+def _data(seed, n=6, d=5, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return ((rng.standard_normal((n, d)) * 2 + 1).astype(dtype),
+            (rng.standard_normal(d) + 1).astype(dtype), rng.standard_normal(d).astype(dtype))
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("layernorm_forward")
+def test_hidden_layernorm_forward_matches_reference(impl):
+    x, gamma, beta = _data(101)
+    out, _ = expect_tuple(call(impl.layernorm_forward, x, gamma, beta), 2, "layernorm_forward")
+    assert_close(out, F.layernorm_forward(x, gamma, beta)[0], "layernorm_forward: out",
+                 dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("layernorm_forward")
+def test_hidden_layernorm_batch_of_one_and_constant_row(impl):
+    x, gamma, beta = _data(102, n=3, d=4)
+    x[1] = 7.0
+    out, _ = call(impl.layernorm_forward, x[:1], gamma, beta)
+    assert_close(out, F.layernorm_forward(x[:1], gamma, beta)[0], "layernorm_forward on a "
+                 "batch of one (statistics over the features, axis 1)")
+    out, _ = call(impl.layernorm_forward, x, gamma, beta)
+    assert_close(out, F.layernorm_forward(x, gamma, beta)[0], "layernorm_forward with a "
+                 "constant row")
+
+
+@pytest.mark.points(2)
+@pytest.mark.checks("layernorm_backward")
+@pytest.mark.parametrize("shape", [(6, 5), (4, 4)], ids=["rectangular", "square"])
+def test_hidden_layernorm_backward_gradcheck(impl, shape):
+    x, gamma, beta = _data(103, *shape)
+    dout = np.random.default_rng(104).standard_normal(x.shape)
+    _, cache = impl.layernorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = expect_tuple(call(impl.layernorm_backward, dout, cache), 3,
+                                     "layernorm_backward")
+    fwd = impl.layernorm_forward
+    assert_close(dx, numeric_grad(lambda v: fwd(v, gamma, beta)[0], x, dout),
+                 "layernorm_backward: dx against finite differences", rtol=1e-6)
+    assert_close(dgamma, numeric_grad(lambda v: fwd(x, v, beta)[0], gamma, dout),
+                 "layernorm_backward: dgamma against finite differences (sum over the batch)",
+                 rtol=1e-6)
+    assert_close(dbeta, numeric_grad(lambda v: fwd(x, gamma, v)[0], beta, dout),
+                 "layernorm_backward: dbeta against finite differences", rtol=1e-6)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("layernorm_backward")
+def test_hidden_layernorm_keeps_float32(impl):
+    x, gamma, beta = _data(105, dtype=np.float32)
+    out, cache = call(impl.layernorm_forward, x, gamma, beta)
+    assert out.dtype == np.float32, f"layernorm_forward: float32 in must give float32 out, " \
+        f"got {out.dtype}"
+    grads = impl.layernorm_backward(np.ones_like(x), cache)
+    for name, g in zip(("dx", "dgamma", "dbeta"), grads, strict=True):
+        assert np.asarray(g).dtype == np.float32, (
+            f"layernorm_backward: {name} must stay float32, got {np.asarray(g).dtype}")

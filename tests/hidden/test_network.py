@@ -1,0 +1,82 @@
+"""Hidden tests of exercises/network.py."""
+
+import numpy as np
+import pytest
+
+import nnlib
+from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+
+
+def _net(seed, sizes, n=5, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    params = [(rng.standard_normal((o, i)).astype(dtype), rng.standard_normal(o).astype(dtype))
+              for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+    X = rng.standard_normal((n, sizes[0])).astype(dtype)
+    return X, params
+
+
+def _reference_model(params):
+    layers = []
+    for i, (W, b) in enumerate(params):
+        layers.append(nnlib.Dense.from_arrays(W.copy(), b.copy()))
+        if i < len(params) - 1:
+            layers.append(nnlib.ReLU())
+    return nnlib.Sequential(layers)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("network_forward")
+def test_hidden_network_forward_three_layers(impl):
+    X, params = _net(61, [4, 6, 5, 3])
+    logits, _ = expect_tuple(call(impl.network_forward, X, params), 2, "network_forward")
+    assert_close(logits, _reference_model(params).forward(X), "network_forward: logits of a "
+                 "4-6-5-3 ReLU network")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("network_forward")
+def test_hidden_network_forward_single_layer(impl):
+    X, params = _net(62, [3, 2])
+    logits, _ = call(impl.network_forward, X, params)
+    W, b = params[0]
+    assert_close(logits, X @ W.T + b, "network_forward with one layer: no ReLU on the output")
+
+
+@pytest.mark.points(3)
+@pytest.mark.checks("network_backward")
+def test_hidden_network_backward_gradcheck(impl):
+    X, params = _net(63, [4, 5, 4, 3], n=6)
+    dlogits = np.random.default_rng(64).standard_normal((6, 3))
+    _, caches = impl.network_forward(X, params)
+    grads = call(impl.network_backward, dlogits, caches)
+    assert isinstance(grads, (list, tuple)) and len(grads) == len(params), (
+        f"network_backward must return one (dW, db) pair per layer ({len(params)}), "
+        f"got {type(grads).__name__}")
+    for i, (W, b) in enumerate(params):
+        dW, db = expect_tuple(grads[i], 2, f"network_backward: entry {i}")
+
+        def with_W(v, i=i):
+            p = [(v if j == i else Wj, bj) for j, (Wj, bj) in enumerate(params)]
+            return impl.network_forward(X, p)[0]
+
+        def with_b(v, i=i):
+            p = [(Wj, v if j == i else bj) for j, (Wj, bj) in enumerate(params)]
+            return impl.network_forward(X, p)[0]
+
+        assert_close(dW, numeric_grad(with_W, W, dlogits),
+                     f"network_backward: dW of layer {i} against finite differences")
+        assert_close(db, numeric_grad(with_b, b, dlogits),
+                     f"network_backward: db of layer {i} against finite differences")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("sgd_step")
+def test_hidden_sgd_step_three_layers_float32(impl):
+    _, params = _net(65, [3, 4, 4, 2], dtype=np.float32)
+    _, grads = _net(66, [3, 4, 4, 2], dtype=np.float32)
+    before = [(W.copy(), b.copy()) for W, b in params]
+    call(impl.sgd_step, params, grads, 0.05, mutable=("params",))
+    for i, ((W, b), (W0, b0), (dW, db)) in enumerate(zip(params, before, grads, strict=True)):
+        assert W.dtype == np.float32, f"sgd_step: layer {i} W must stay float32, got {W.dtype}"
+        assert_close(W, W0 - np.float32(0.05) * dW, f"sgd_step: W of layer {i}", rtol=1e-6)
+        assert_close(b, b0 - np.float32(0.05) * db, f"sgd_step: b of layer {i}", rtol=1e-6)
