@@ -143,18 +143,23 @@ def leaky_relu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function ``1 / (1 + exp(-x))`` without overflow for any finite ``x``.
+    """Logistic function ``1 / (1 + exp(-x))``, exact at the extremes, for any finite ``x``.
 
-    ``exp`` is only ever applied to ``-|x|``, so ``sigmoid(-1000)`` is exactly 0 and
-    ``sigmoid(1000)`` exactly 1, with no warning.
+    For very negative ``x``, ``exp(-x)`` overflows to ``inf`` (past about 709 in float64,
+    88 in float32), and ``1 / (1 + inf)`` is exactly 0, which is the correctly rounded
+    answer; that overflow is expected and silenced. So ``sigmoid(-1000)`` is exactly 0 and
+    ``sigmoid(1000)`` exactly 1, with no warning, and small outputs keep full relative
+    precision (unlike ``1 - sigmoid(-x)``). Integer input gives float64.
     """
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
-    r = 1.0 / (1.0 + e)
-    # x >= 0: 1 / (1 + exp(-x));  x < 0: exp(x) / (1 + exp(x)) = e * r
-    return np.where(x >= 0, r, e * r)
+    out = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    return out
 
 
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,8 +178,10 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """Backward pass of :func:`sigmoid_forward`: ``dout * s * (1 - s)``."""
     same_shape(cache, dout, "sigmoid_backward", "x", "dout")
-    s = cache
-    return dout * s * (1.0 - s)
+    dx = np.subtract(1.0, cache)
+    dx *= cache
+    dx *= dout
+    return dx
 
 
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +200,10 @@ def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """Backward pass of :func:`tanh_forward`: ``dout * (1 - t**2)``."""
     same_shape(cache, dout, "tanh_backward", "x", "dout")
-    return dout * (1.0 - cache * cache)
+    dx = np.multiply(cache, cache)
+    np.subtract(1.0, dx, out=dx)
+    dx *= dout
+    return dx
 
 
 # --------------------------------------------------------------------------- losses
@@ -231,10 +241,13 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     logits = as_batch(logits, "softmax_cross_entropy")
     n, c = logits.shape
     y = class_labels(y, n, c, "softmax_cross_entropy")
-    logp = log_softmax(logits)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    dlogits = np.exp(shifted)
+    total = dlogits.sum(axis=1, keepdims=True)  # >= 1: the largest term is exp(0)
     rows = np.arange(n)
-    loss = -float(logp[rows, y].mean())
-    dlogits = np.exp(logp)
+    # -log softmax(logits)[i, y_i] = log(total_i) - shifted[i, y_i]
+    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    dlogits /= total
     dlogits[rows, y] -= 1.0
     dlogits /= n
     return loss, dlogits
@@ -332,12 +345,19 @@ def batchnorm_forward(
             f"batchnorm_forward: training mode needs more than one example per feature, "
             f"got a batch of shape {x.shape}; use the running statistics for single examples."
         )
-    mu = x.mean(axis=0)
+    n = x.shape[0]
+    mu = np.add.reduce(x, axis=0)  # x.mean(axis=0) and out.mean(axis=0) below, bit for bit,
+    mu /= n                        # without np.mean's Python-level overhead
     xmu = x - mu
-    var = np.mean(xmu * xmu, axis=0)
-    invstd = 1.0 / np.sqrt(var + eps)
-    xhat = xmu * invstd
-    out = gamma * xhat + beta
+    out = np.multiply(xmu, xmu)  # squared deviations; the buffer is reused for the output
+    var = np.add.reduce(out, axis=0)
+    var /= n
+    invstd = var + eps
+    np.sqrt(invstd, out=invstd)
+    np.reciprocal(invstd, out=invstd)
+    xhat = np.multiply(xmu, invstd, out=xmu)
+    np.multiply(xhat, gamma, out=out)
+    out += beta
     return out, (x, xhat, mu, var, invstd, gamma, eps)
 
 
@@ -399,10 +419,11 @@ def batchnorm_backward_fast(
     same_shape(xhat, dout, "batchnorm_backward_fast", "x", "dout")
     m = xhat.shape[0]
     dbeta = dout.sum(axis=0)
-    dgamma = np.sum(dout * xhat, axis=0)
-    dx = dout * m
+    tmp = np.multiply(dout, xhat)
+    dgamma = tmp.sum(axis=0)
+    dx = np.multiply(dout, m)
     dx -= dbeta
-    dx -= xhat * dgamma
+    dx -= np.multiply(xhat, dgamma, out=tmp)
     dx *= (gamma * invstd) / m
     return dx, dgamma, dbeta
 

@@ -111,13 +111,16 @@ class Dense(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Store dW (out, in) and db (out,), return dx of shape (N, in_features)."""
+        self._backward_params(dout)
+        return dout @ self.params["W"]
+
+    def _backward_params(self, dout: np.ndarray) -> None:
+        """Store dW and db only: the backward pass of a first layer, whose dx nobody needs."""
         x = self._take_cache()
         check_shape(dout, (x.shape[0], self.out_features), self.name, "dout")
-        W = self.params["W"]
         np.matmul(dout.T, x, out=self.grads["W"])
         if self.bias:
             np.sum(dout, axis=0, out=self.grads["b"])
-        return dout @ W
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (without the weights)."""

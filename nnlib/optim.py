@@ -38,6 +38,14 @@ class Optimizer:
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}.")
         self.lr = float(lr)
+        self._scratch: list[np.ndarray] = [np.empty_like(p.value) for p in self.params]
+
+    def _buffer(self, i: int, w: np.ndarray) -> np.ndarray:
+        """A preallocated work array shaped like parameter ``i`` (avoids a temporary per step)."""
+        buf = self._scratch[i]
+        if buf.shape != w.shape or buf.dtype != w.dtype:
+            buf = self._scratch[i] = np.empty_like(w)
+        return buf
 
     def step(self) -> None:
         """Update every parameter in place from its current gradient."""
@@ -74,17 +82,21 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """Apply one update to every parameter, in place."""
-        lr = self.lr
+        lr, wd, velocity = self.lr, self.weight_decay, self._velocity
         for i, p in enumerate(self.params):
             w, g = p.value, p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * w
-            if self._velocity is not None:
-                v = self._velocity[i]
+            buf = self._buffer(i, w)
+            if wd:
+                np.multiply(w, wd, out=buf)
+                buf += g
+                g = buf
+            if velocity is not None:
+                v = velocity[i]
                 v *= self.momentum
                 v += g
                 g = v
-            w -= lr * g
+            np.multiply(g, lr, out=buf)
+            w -= buf
 
 
 class Adam(Optimizer):
@@ -121,10 +133,18 @@ class Adam(Optimizer):
         c2 = 1.0 - b2**self.t
         step = self.lr * math.sqrt(c2) / c1
         eps = self.eps * math.sqrt(c2)
-        for p, m, v in zip(self.params, self._m, self._v, strict=True):
-            g = p.grad
+        for i, (p, m, v) in enumerate(zip(self.params, self._m, self._v, strict=True)):
+            g, w = p.grad, p.value
+            buf = self._buffer(i, w)
             m *= b1
-            m += (1.0 - b1) * g
+            np.multiply(g, 1.0 - b1, out=buf)
+            m += buf
             v *= b2
-            v += (1.0 - b2) * (g * g)
-            p.value[...] -= step * m / (np.sqrt(v) + eps)
+            np.multiply(g, g, out=buf)
+            buf *= 1.0 - b2
+            v += buf
+            np.sqrt(v, out=buf)
+            buf += eps
+            np.divide(m, buf, out=buf)
+            buf *= step
+            w -= buf

@@ -46,14 +46,46 @@ class Sequential(Layer):
                 raise type(e)(f"Sequential layer {i}: {e}") from e
         return x
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Backpropagate dL/d(output) through every layer in reverse; returns dL/dx."""
-        for i in range(len(self.layers) - 1, -1, -1):
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Backpropagate dL/d(output) through every layer in reverse; returns dL/dx.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, out_features)
+            Gradient of the loss with respect to the model's output.
+        input_grad : bool
+            With ``False``, only the parameter gradients are computed: the first layer
+            skips dL/dx (for a first Dense layer, a matrix product as large as its forward
+            pass), and None is returned. A training step needs no dL/dx; :func:`nnlib.fit`
+            uses this.
+
+        Returns
+        -------
+        ndarray of shape (N, in_features), or None when ``input_grad`` is False.
+        """
+        layers = self.layers
+        stop = 0 if input_grad else 1
+        for i in range(len(layers) - 1, stop - 1, -1):
             try:
-                dout = self.layers[i].backward(dout)
+                dout = layers[i].backward(dout)
             except (ValueError, TypeError, RuntimeError) as e:
                 raise type(e)(f"Sequential layer {i}: {e}") from e
-        return dout
+        if input_grad or not layers:
+            return dout
+        first = layers[0]
+        try:
+            params_only = getattr(first, "_backward_params", None)
+            if params_only is not None:
+                params_only(dout)
+            else:
+                first.backward(dout)
+        except (ValueError, TypeError, RuntimeError) as e:
+            raise type(e)(f"Sequential layer 0: {e}") from e
+        return None
+
+    def _backward_params(self, dout: np.ndarray) -> None:
+        """Parameter gradients only (used when this model is the first layer of another)."""
+        self.backward(dout, input_grad=False)
 
     def train(self, mode: bool = True) -> Sequential:
         """Put the model and every layer in training mode (``mode=False``: inference)."""

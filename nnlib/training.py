@@ -30,6 +30,7 @@ import numpy as np
 from nnlib import functional as F
 from nnlib.module import Layer
 from nnlib.optim import Optimizer
+from nnlib.sequential import Sequential
 
 __all__ = ["History", "fit", "evaluate", "predict", "LOSSES"]
 
@@ -349,6 +350,7 @@ def fit(
         Xv = _check_X(validation_data[0], who, "X_val")
         yv = _check_targets(validation_data[1], Xv.shape[0], kind, out_shape, who, "y_val")
 
+    sequential = isinstance(model, Sequential)
     has_bn = any(type(layer).__name__ == "BatchNorm" for layer in _all_layers(model))
     starts = list(range(0, n, batch_size))
     if has_bn and len(starts) > 1 and n - starts[-1] == 1:
@@ -388,7 +390,10 @@ def fit(
                     acc = _accuracy(pred, yb, kind)
                     if acc is not None:
                         correct += acc * m
-                    model.backward(dpred)
+                    if sequential:
+                        model.backward(dpred, input_grad=False)  # dL/dX is not needed
+                    else:
+                        model.backward(dpred)
                     optimizer.step()
                     history.steps += 1
                     history.step_loss.append(value)

@@ -242,3 +242,19 @@ def test_whole_network_through_the_loss(rng):
     analytic = {"x": dx, **{p.name: p.grad.copy() for p in model.parameters()}}
     inputs = {"x": x, **{p.name: p.value for p in model.parameters()}}
     check(loss, analytic, inputs, None)
+
+
+def test_backward_without_input_gradient_gives_the_same_parameter_gradients(rng, make_bn_mlp):
+    inner = make_bn_mlp(rng, sizes=(5, 6, 3))
+    for model in (make_bn_mlp(rng, sizes=(5, 7, 6, 3)),
+                  nnlib.Sequential([inner, nnlib.Tanh(), nnlib.Dense(3, 2, rng=rng)]),
+                  nnlib.Sequential([nnlib.BatchNorm(5), nnlib.Dense(5, 2, rng=rng)])):
+        x = rng.standard_normal((8, 5))
+        dout = rng.standard_normal(model.forward(x).shape)
+        model.backward(dout)
+        full = [p.grad.copy() for p in model.parameters()]
+        for p in model.parameters():
+            p.grad[...] = np.nan
+        assert model.backward(dout, input_grad=False) is None
+        for p, g in zip(model.parameters(), full, strict=True):
+            np.testing.assert_array_equal(p.grad, g)

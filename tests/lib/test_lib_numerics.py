@@ -26,6 +26,13 @@ def test_sigmoid_saturates_exactly_without_warnings(dtype):
     assert np.all(np.isfinite(dx))
 
 
+def test_sigmoid_keeps_relative_precision_for_tiny_outputs():
+    x = np.array([-30.0, -100.0, -700.0])
+    expected = np.exp(x) / (1 + np.exp(x))
+    np.testing.assert_allclose(F.sigmoid(x), expected, rtol=1e-15)
+    assert F.sigmoid(np.array([3], dtype=np.int64)).dtype == np.float64
+
+
 def test_softmax_cross_entropy_with_huge_logits():
     logits = np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 1e4]])
     with np.errstate(over="raise", invalid="raise", divide="raise"):

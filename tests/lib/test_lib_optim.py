@@ -133,3 +133,15 @@ def test_optimizer_sees_gradient_arrays_replaced_by_a_layer(rng):
     layer.grads["b"] = np.zeros(2)
     opt.step()
     np.testing.assert_array_equal(layer.params["W"], w0 - 1.0)
+
+
+@pytest.mark.parametrize("make", [lambda p: nnlib.SGD(p, lr=0.1),
+                                  lambda p: nnlib.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
+                                  lambda p: nnlib.Adam(p, lr=0.1)])
+def test_step_leaves_the_gradients_alone(rng, make):
+    layer = layer_with_grads(rng)
+    opt = make(layer)
+    g = {k: v.copy() for k, v in set_grads(layer, rng).items()}
+    opt.step()
+    for k, v in layer.grads.items():
+        np.testing.assert_array_equal(v, g[k])

@@ -267,3 +267,12 @@ def test_evaluate_and_predict_reject_bad_input(rng):
         nnlib.evaluate(model, np.zeros((3, 64)), np.zeros(2, dtype=int))
     with pytest.raises(TypeError, match="nnlib Layer"):
         nnlib.predict("model", np.zeros((3, 64)))
+
+
+def test_fit_a_single_layer(digits_split):
+    Xtr, Xte, ytr, yte = digits_split
+    rng = np.random.default_rng(0)
+    model = nnlib.Dense(64, 10, rng=rng)  # softmax regression
+    hist = nnlib.fit(model, Xtr, ytr, optimizer=nnlib.SGD(model, lr=0.5), epochs=10, rng=rng,
+                     validation_data=(Xte, yte), verbose=0)
+    assert hist.val_accuracy[-1] > 0.9
