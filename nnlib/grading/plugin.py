@@ -160,6 +160,7 @@ class Collector:
                 "topic": path.stem.removeprefix("test_"),
                 "function": function,
                 "points": float(points.args[0]) if points else 1.0,
+                "declared": bool(points and checks),
                 "visibility": "hidden" if path.parent.name == "hidden" else "visible",
             }
         if drop:

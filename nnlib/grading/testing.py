@@ -128,9 +128,10 @@ def numeric_grad(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.
     return grad
 
 
-def global_random_state() -> np.ndarray:
-    """A copy of the key of numpy's legacy global generator, to detect its use."""
-    return np.random.get_state()[1].copy()  # noqa: NPY002
+def global_random_state() -> tuple[Any, ...]:
+    """A fingerprint of numpy's legacy global generator; it changes whenever it is used."""
+    name, key, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    return (name, key.tobytes(), int(pos), int(has_gauss), float(cached))
 
 
 def expect_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:

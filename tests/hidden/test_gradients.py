@@ -26,7 +26,7 @@ def test_hidden_numerical_gradient_matches_analytic(impl):
 def test_hidden_numerical_gradient_non_contiguous_input(impl):
     rng = np.random.default_rng(12)
     big = rng.standard_normal((3, 8))
-    x = big[:, ::2]  # a strided view: x.reshape(-1) would be a copy
+    x = big[:, 1:5]  # a view with gaps: x.reshape(-1) would be a copy
     c = rng.standard_normal(x.shape)
     grad = call(impl.numerical_gradient, _f(c), x)
     assert_close(grad, np.cos(x) * c, "numerical_gradient with a non-contiguous x "

@@ -1,0 +1,196 @@
+"""MUTANT batchnorm_wrong_axis: statistics over the features (axis 1) instead of the batch.
+
+Exercise: batch normalization (notebook ``05_batch_normalization``).
+
+Per feature j, over the N rows of a batch x of shape (N, D) (Ioffe & Szegedy,
+2015, Algorithm 1)::
+
+    mu[j]   = mean_n x[n, j]
+    var[j]  = mean_n (x[n, j] - mu[j])**2        # biased: divide by N, not N - 1
+    xhat    = (x - mu) / sqrt(var + eps)
+    out     = gamma * xhat + beta
+
+In inference the batch statistics are replaced by running averages collected
+during training (Algorithm 2).
+
+Rules: numpy only; statistics over axis 0 (the batch), one per feature; keep the
+dtype of ``x``; never modify the arrays you are given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, object]:
+    """Batch normalization in training mode, with the statistics of this batch.
+
+    Taught in notebook ``05_batch_normalization`` (the forward pass).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D), N > 1
+    gamma, beta : ndarray, shape (D,)
+        Learned scale and shift.
+    eps : float
+        Added to the variance, inside the square root.
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : object
+        Whatever the two backward functions need (both receive this same cache;
+        they will need at least ``x`` or ``xhat``, ``mu``, ``var``, ``gamma`` and
+        ``eps``). The batch mean and variance are also what
+        :func:`running_stats_update` consumes.
+    """
+    mu = x.mean(axis=1, keepdims=True)
+    xmu = x - mu
+    var = np.mean(xmu * xmu, axis=1, keepdims=True)
+    invstd = 1.0 / np.sqrt(var + eps)
+    xhat = xmu * invstd
+    out = gamma * xhat + beta
+    return out, (x, xhat, mu, var, invstd, gamma, eps)
+
+
+def batchnorm_backward(
+    dout: np.ndarray, cache: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`batchnorm_forward`, node by node through the graph.
+
+    With m = N and sums over the batch axis (the paper's Section 3)::
+
+        dxhat  = dout * gamma
+        dvar   = sum(dxhat * (x - mu)) * (-1/2) * (var + eps)**(-3/2)
+        dmu    = sum(-dxhat / sqrt(var + eps)) + dvar * sum(-2 (x - mu)) / m
+        dx     = dxhat / sqrt(var + eps) + dvar * 2 (x - mu) / m + dmu / m
+        dgamma = sum(dout * xhat)
+        dbeta  = sum(dout)
+
+    Every row of the batch influences mu and var, so ``dx`` has three terms; the
+    ``dmu / m`` term is the one most often forgotten.
+
+    Taught in notebook ``05_batch_normalization`` (the backward pass, staged).
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, D)
+    cache : object
+        From :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dgamma, dbeta : ndarray, shape (D,)
+    """
+    x, xhat, mu, var, invstd, gamma, eps = cache
+    m = x.shape[0]
+    xmu = x - mu
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * xmu, axis=0) * -0.5 * invstd**3
+    dmu = np.sum(-dxhat * invstd, axis=0) + dvar * np.sum(-2.0 * xmu, axis=0) / m
+    dx = dxhat * invstd + dvar * 2.0 * xmu / m + dmu / m
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def batchnorm_backward_fast(
+    dout: np.ndarray, cache: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`batchnorm_forward` in the simplified closed form.
+
+    Simplifying the staged equations gives, per feature, with m = N::
+
+        dx = gamma / (m * sqrt(var + eps)) * (m * dout - sum(dout) - xhat * sum(dout * xhat))
+
+    It must agree with :func:`batchnorm_backward` up to rounding.
+
+    Taught in notebook ``05_batch_normalization`` (the compact backward pass).
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, D)
+    cache : object
+        From :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dgamma, dbeta : ndarray, shape (D,)
+    """
+    x, xhat, mu, var, invstd, gamma, eps = cache
+    m = x.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * xhat, axis=0)
+    dx = (gamma * invstd / m) * (m * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_inference(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Batch normalization in inference mode, with the running statistics.
+
+    ``out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta``: a fixed
+    affine map per feature, so any batch size works (even 1) and the rows do not
+    influence each other.
+
+    Taught in notebook ``05_batch_normalization`` (training versus inference).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+    gamma, beta, running_mean, running_var : ndarray, shape (D,)
+    eps : float
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    """
+    return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+
+
+def running_stats_update(
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    batch_mean: np.ndarray,
+    batch_var: np.ndarray,
+    n: int,
+    momentum: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """New running statistics after one training batch (PyTorch's convention).
+
+    ``momentum`` is the weight of the *new* batch::
+
+        new_mean = (1 - momentum) * running_mean + momentum * batch_mean
+        new_var  = (1 - momentum) * running_var  + momentum * batch_var * n / (n - 1)
+
+    ``batch_var`` is the biased variance used to normalize the batch; the running
+    variance stores the unbiased estimate, hence the factor n / (n - 1).
+    (Keras writes the same rule with its momentum equal to 1 - this momentum.)
+
+    Taught in notebook ``05_batch_normalization`` (running statistics).
+
+    Parameters
+    ----------
+    running_mean, running_var : ndarray, shape (D,)
+        Current running statistics (not modified: return new arrays).
+    batch_mean, batch_var : ndarray, shape (D,)
+        Mean and biased variance of the batch.
+    n : int
+        Batch size, > 1.
+    momentum : float
+
+    Returns
+    -------
+    new_mean, new_var : ndarray, shape (D,)
+    """
+    new_mean = (1.0 - momentum) * running_mean + momentum * batch_mean
+    new_var = (1.0 - momentum) * running_var + momentum * batch_var * (n / (n - 1))
+    return new_mean, new_var

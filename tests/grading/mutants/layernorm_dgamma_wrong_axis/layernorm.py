@@ -1,0 +1,82 @@
+"""MUTANT layernorm_dgamma_wrong_axis: dgamma summed over the features instead of the batch.
+
+Exercise: layer normalization (notebook ``05_batch_normalization``).
+
+Like batch normalization with the axes swapped: each *row* (example) of x of
+shape (N, D) is normalized over its D features::
+
+    mu[n]  = mean_j x[n, j]
+    var[n] = mean_j (x[n, j] - mu[n])**2          # biased
+    xhat   = (x - mu) / sqrt(var + eps)
+    out    = gamma * xhat + beta                  # gamma, beta of shape (D,)
+
+It behaves the same in training and inference and works for a batch of one.
+
+Rules: numpy only; keep the dtype of ``x``; never modify the arrays you are given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def layernorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, object]:
+    """Layer normalization of each row, then a per-feature scale and shift.
+
+    Taught in notebook ``05_batch_normalization`` (layer normalization).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+    gamma, beta : ndarray, shape (D,)
+    eps : float
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : object
+        Whatever :func:`layernorm_backward` needs.
+    """
+    mu = x.mean(axis=1, keepdims=True)
+    xmu = x - mu
+    invstd = 1.0 / np.sqrt(np.mean(xmu * xmu, axis=1, keepdims=True) + eps)
+    xhat = xmu * invstd
+    return gamma * xhat + beta, (xhat, invstd, gamma)
+
+
+def layernorm_backward(
+    dout: np.ndarray, cache: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`layernorm_forward`.
+
+    Per row, with d = D and ``dxhat = dout * gamma``::
+
+        dx = (1 / (d * sqrt(var + eps))) * (d * dxhat - sum_j dxhat - xhat * sum_j (dxhat * xhat))
+
+    while the parameter gradients sum over the batch, as for batch normalization:
+    ``dgamma = sum_n dout * xhat`` and ``dbeta = sum_n dout``.
+
+    Taught in notebook ``05_batch_normalization`` (layer normalization).
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, D)
+    cache : object
+        From :func:`layernorm_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dgamma, dbeta : ndarray, shape (D,)
+    """
+    xhat, invstd, gamma = cache
+    d = xhat.shape[1]
+    dxhat = dout * gamma
+    dx = (invstd / d) * (
+        d * dxhat
+        - dxhat.sum(axis=1, keepdims=True)
+        - xhat * np.sum(dxhat * xhat, axis=1, keepdims=True)
+    )
+    return dx, np.sum(dout * xhat, axis=1), dout.sum(axis=0)

@@ -1,0 +1,119 @@
+"""MUTANT network_relu_on_output: ReLU applied to the logits too.
+
+Exercise: a whole network, forward, backward and one SGD step (notebooks ``03``, ``04``).
+
+The network is a stack of dense layers with ReLU between them and no activation
+after the last one (it outputs logits)::
+
+    a0 = X
+    a1 = relu(a0 @ W0.T + b0)
+    ...
+    logits = a_{L-1} @ W_{L-1}.T + b_{L-1}
+
+``params`` is a list of ``(W, b)`` pairs, one per dense layer, ``W`` of shape
+(out, in) and ``b`` of shape (out,). This file is self-contained: write the
+dense and ReLU steps here with numpy (you may copy from your ``dense.py`` and
+``activations.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def network_forward(
+    X: np.ndarray, params: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, object]:
+    """Forward pass of the ReLU network described in the module docstring.
+
+    Taught in notebook ``03_backpropagation`` (a whole network).
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, D)
+    params : list of (W, b)
+        ``W`` of layer l has shape (out_l, in_l), with ``in_0 = D`` and
+        ``in_l = out_{l-1}``; ``b`` has shape (out_l,).
+
+    Returns
+    -------
+    logits : ndarray, shape (N, out_{L-1})
+    caches : object
+        Whatever :func:`network_backward` needs, e.g. a list with the input of
+        each layer and its pre-activation ``z``.
+    """
+    caches = []
+    a = X
+    last = len(params) - 1  # noqa: F841
+    for i, (W, b) in enumerate(params):  # noqa: B007
+        z = a @ W.T + b
+        caches.append((a, W, z))
+        a = np.maximum(z, 0)
+    return a, caches
+
+
+def network_backward(
+    dlogits: np.ndarray, caches: object
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Backward pass of :func:`network_forward`: the gradients of every parameter.
+
+    Walk the layers from the last to the first: a dense layer turns ``dz`` into
+    ``dW = dz.T @ a_in``, ``db = dz.sum(axis=0)`` and ``da_in = dz @ W``; before
+    going on, a ReLU turns ``da`` into ``dz = da * (z > 0)`` of the layer below.
+
+    Taught in notebook ``03_backpropagation`` (a whole network).
+
+    Parameters
+    ----------
+    dlogits : ndarray, shape (N, out_{L-1})
+        Gradient of the loss with respect to the logits (e.g. from
+        ``softmax_cross_entropy``).
+    caches : object
+        From :func:`network_forward`.
+
+    Returns
+    -------
+    grads : list of (dW, db)
+        In the same order as ``params``, each with the shape of its parameter.
+    """
+    grads = []
+    dz = dlogits
+    for i in range(len(caches) - 1, -1, -1):
+        a, W, _ = caches[i]
+        grads.append((dz.T @ a, dz.sum(axis=0)))
+        if i > 0:
+            da = dz @ W
+            dz = da * (caches[i - 1][2] > 0)
+    grads.reverse()
+    return grads
+
+
+def sgd_step(
+    params: list[tuple[np.ndarray, np.ndarray]],
+    grads: list[tuple[np.ndarray, np.ndarray]],
+    lr: float,
+) -> None:
+    """One step of gradient descent, *in place*: ``W -= lr * dW`` and ``b -= lr * db``.
+
+    Update the arrays themselves (``W -= ...`` or ``W[...] = ...``): writing
+    ``W = W - lr * dW`` only rebinds a local name and leaves the network unchanged.
+    The gradients must not be modified.
+
+    Taught in notebook ``04_training`` (gradient descent).
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        Updated in place.
+    grads : list of (dW, db)
+        Same structure and shapes as ``params``.
+    lr : float
+        Learning rate.
+
+    Returns
+    -------
+    None
+    """
+    for (W, b), (dW, db) in zip(params, grads, strict=True):
+        W -= lr * dW
+        b -= lr * db

@@ -1,0 +1,258 @@
+"""The grader: full marks for the solutions, nothing for the stubs, points off every
+deliberate mistake (and only off its own exercise), and robustness against submissions
+that raise, hang, exit, flood the output, mutate inputs or call the reference."""
+
+import csv
+import json
+
+import pytest
+
+from nnlib.grading.grader import format_table, grade_submissions, gradescope_results
+from nnlib.grading.topics import TOPICS
+
+from .conftest import HERE, ROOT, clean_env, make_submission, run
+
+# mutant folder -> the function whose tests must lose points (its topic is looked up)
+MUTANTS = {
+    "adam_eps_inside_sqrt": "adam_update",
+    "adam_no_bias_correction": "adam_update",
+    "batchnorm_backward_fast_missing_mean_term": "batchnorm_backward_fast",
+    "batchnorm_backward_missing_dmu": "batchnorm_backward",
+    "batchnorm_eps_outside_sqrt": "batchnorm_forward",
+    "batchnorm_inference_uses_batch_stats": "batchnorm_inference",
+    "batchnorm_unbiased_variance": "batchnorm_forward",
+    "batchnorm_wrong_axis": "batchnorm_forward",
+    "bce_naive_log": "binary_cross_entropy_with_logits",
+    "dense_dW_transposed": "dense_backward",
+    "dense_db_mean": "dense_backward",
+    "dense_forward_W_not_transposed": "dense_forward",
+    "dropout_backward_new_mask": "dropout_backward",
+    "dropout_global_random_state": "dropout_forward",
+    "dropout_keep_probability_confusion": "dropout_forward",
+    "dropout_no_rescale": "dropout_forward",
+    "gradients_forward_difference": "numerical_gradient",
+    "gradients_reshape_copy": "numerical_gradient",
+    "he_fan_out": "he_init",
+    "init_global_random_state": "small_init",
+    "layernorm_dgamma_wrong_axis": "layernorm_backward",
+    "layernorm_wrong_axis": "layernorm_forward",
+    "mse_missing_factor_two": "mse_loss",
+    "network_backward_no_relu_derivative": "network_backward",
+    "network_relu_on_output": "network_forward",
+    "relu_backward_dout_sign": "relu_backward",
+    "running_stats_in_place": "running_stats_update",
+    "running_stats_momentum_swapped": "running_stats_update",
+    "running_var_biased": "running_stats_update",
+    "sgd_rebinds": "sgd_step",
+    "sigmoid_overflow": "sigmoid_forward",
+    "softmax_missing_1_over_n": "softmax_cross_entropy",
+    "softmax_no_max_shift": "softmax_cross_entropy",
+    "tanh_backward_wrong_derivative": "tanh_backward",
+    "xavier_fan_in_only": "xavier_init",
+}
+
+
+def _topic(function):
+    return next(t for t, fs in TOPICS.items() if function in fs)
+
+
+def test_every_mutant_folder_is_listed():
+    folders = {p.name for p in (HERE / "mutants").iterdir() if p.is_dir()}
+    assert folders == set(MUTANTS)
+    for name, function in MUTANTS.items():
+        files = [p.name for p in (HERE / "mutants" / name).glob("*.py")]
+        assert files == [f"{_topic(function)}.py"], f"{name}: {files}"
+
+
+def test_solutions_earn_full_marks(solutions_grade):
+    g = solutions_grade
+    assert g.records and g.score == g.max_score
+    failed = [(r["nodeid"], r["message"]) for r in g.records if r["status"] != "passed"]
+    assert not failed
+
+
+def test_every_test_declares_points_and_its_function(solutions_grade):
+    for r in solutions_grade.records:
+        assert r["declared"], f"{r['nodeid']} lacks @pytest.mark.points or .checks"
+        assert r["function"] in TOPICS[r["topic"]], r["nodeid"]
+    tested = {(r["topic"], r["function"], r["visibility"]) for r in solutions_grade.records}
+    for topic, functions in TOPICS.items():
+        for f in functions:
+            assert (topic, f, "visible") in tested, f"no public test checks {f}"
+            assert (topic, f, "hidden") in tested, f"no hidden test checks {f}"
+
+
+def test_stubs_fail_every_test(stubs_grade):
+    g = stubs_grade
+    assert g.records and g.score == 0
+    assert all(r["status"] == "not implemented" for r in g.records), [
+        (r["nodeid"], r["message"]) for r in g.records if r["status"] != "not implemented"]
+    table = format_table(g)
+    assert table.splitlines()[-1] == f"Score: 0 / {g.max_score:g}"
+    assert table.count("Score:") == 1
+
+
+@pytest.fixture(scope="module")
+def mutant_results(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("mutants")
+    for name in MUTANTS:
+        make_submission(subs / name, HERE / "mutants" / name)
+    csv_path = subs / "grades.csv"
+    results = grade_submissions(subs, csv_path, hidden=True, progress=False)
+    return results, csv_path
+
+
+def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solutions_grade):
+    results, _ = mutant_results
+    full = solutions_grade.by_topic()
+    for name, function in MUTANTS.items():
+        topic = _topic(function)
+        per = results[name].by_topic()
+        assert per[topic]["score"] < full[topic]["max_score"], f"{name} kept all its points"
+        lost = {r["function"] for r in results[name].records if r["status"] != "passed"}
+        assert function in lost, f"{name}: expected failures in {function}, got {lost}"
+        others = {t: v["score"] for t, v in per.items() if t != topic
+                  and v["score"] != full[t]["max_score"]}
+        assert not others, f"{name} also lost points in {others}"
+
+
+def test_batch_grading_writes_a_grades_table(mutant_results, solutions_grade):
+    results, csv_path = mutant_results
+    with open(csv_path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["student", *TOPICS, "total"]
+    assert [r[0] for r in rows[1:-1]] == sorted(MUTANTS)
+    assert rows[-1][0] == "max_points" and float(rows[-1][-1]) == solutions_grade.max_score
+    for row in rows[1:-1]:
+        assert sum(map(float, row[1:-1])) == float(row[-1]) == results[row[0]].score
+
+
+# ------------------------------------------------------------------ crafted bad submission
+# topic -> (expected points: "zero", "partial"; words the first failure message must hold)
+CRAFTED = {
+    "gradients": ("zero", "ValueError: boom"),
+    "activations": ("partial", "MB of output"),
+    "dense": ("partial", "sys.exit(3)"),
+    "initialization": ("partial", "did not finish within 2 s"),
+    "losses": ("partial", "modified its argument pred"),
+    "network": ("zero", "imports nnlib"),
+    "batchnorm": ("partial", "crashed the test process"),
+    "dropout": ("zero", "imports solutions"),
+    "layernorm": ("zero", "SyntaxError"),
+    "adam": ("zero", "solutions is not allowed"),
+}
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("crafted")
+    sub = make_submission(tmp / "student", HERE / "crafted", suffix=".txt")
+    out = tmp / "results.json"
+    proc = run(["-m", "nnlib", "grade", "--impl", str(sub), "--hidden", "--timeout", "2",
+                "--json", str(out)])
+    return proc, json.loads(out.read_text())
+
+
+def test_crafted_submission_is_graded_to_the_end(crafted, solutions_grade):
+    proc, results = crafted
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert sum(line.startswith("Score:") for line in lines) == 1
+    assert lines[-1] == f"Score: {results['score']:g} / {solutions_grade.max_score:g}"
+    full = solutions_grade.by_topic()
+    for topic, (expected, words) in CRAFTED.items():
+        row = next(line for line in lines if line.startswith(topic + " "))
+        mine = [t for t in results["tests"] if t["tags"][0] == topic]
+        score = sum(t["score"] for t in mine)
+        if expected == "zero":
+            assert score == 0, (topic, row)
+        else:
+            assert 0 < score < full[topic]["max_score"], (topic, row)
+        messages = " ".join(t["output"] for t in mine)
+        assert words in messages, (topic, words, row)
+
+
+def test_crafted_failures_point_at_the_function(crafted):
+    _, results = crafted
+    by_name = {t["name"].split(": ")[1]: t for t in results["tests"] if t["status"] == "failed"}
+    assert "he_init" in by_name and "small_init" not in by_name
+    assert "mse_loss" in by_name and "softmax_cross_entropy" not in by_name
+    assert "running_stats_update" in by_name and "batchnorm_backward" not in by_name
+    assert "sigmoid_forward" in by_name and "relu_forward" not in by_name
+
+
+def test_results_json_follows_the_gradescope_schema(crafted):
+    _, results = crafted
+    assert set(results) == {"score", "execution_time", "output", "visibility", "tests"}
+    numbers = set()
+    for t in results["tests"]:
+        assert set(t) == {"name", "number", "score", "max_score", "status", "output", "tags",
+                          "visibility"}
+        assert t["status"] in ("passed", "failed")
+        assert t["visibility"] in ("visible", "after_published")
+        assert (t["visibility"] == "after_published") == t["name"].endswith("(hidden)")
+        assert t["number"] not in numbers
+        numbers.add(t["number"])
+        # curated feedback: no traceback, no test source
+        for leak in ("Traceback", "def test_", "assert_close(", "tests/hidden", "numeric_grad"):
+            assert leak not in t["output"], (t["name"], t["output"])
+
+
+def test_gradescope_results_of_the_stubs(stubs_grade):
+    doc = gradescope_results(stubs_grade)
+    assert doc["score"] == 0 and len(doc["tests"]) == len(stubs_grade.records)
+    assert {t["visibility"] for t in doc["tests"]} == {"visible", "after_published"}
+
+
+# ------------------------------------------------------------------ check()
+CHECK_SCRIPT = """
+import pathlib, sys
+from nnlib.grading import check
+print(check("dense"))
+print(check("dense", "dense_forward"))
+print(check("nope"))
+print(check("dense", "nope"))
+"""
+
+
+def test_check_reports_stubs_as_not_implemented():
+    env = clean_env(NNLIB_IMPL="exercises")
+    first = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course", env=env)
+    again = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course", env=env)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    assert first.stdout == again.stdout  # deterministic
+    out = first.stdout
+    assert "check('dense'): 0 of 4 tests passed." in out
+    assert "dense_forward   not implemented yet: write its body in exercises/dense.py" in out
+    assert "dense_backward  waiting for dense_forward (not implemented yet)" in out
+    assert "check: unknown topic 'nope'" in out
+    assert "unknown function(s) 'nope'" in out
+    assert out.count("False") == 4 and str(ROOT) not in out and "0x" not in out
+
+
+def test_check_passes_the_solutions():
+    out = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course",
+              env=clean_env(NNLIB_IMPL="solutions")).stdout
+    assert out.splitlines()[:4] == ["check('dense'): all 4 tests passed.", "True",
+                                    "check('dense'): all 2 tests passed.", "True"]
+
+
+EDIT_SCRIPT = """
+import pathlib, sys
+from nnlib.grading import check
+folder = pathlib.Path(sys.argv[1])
+src = (folder / "adam.py").read_text()
+(folder / "adam.py").write_text(src.replace("1.0 - beta1**t", "1.0 - beta1"))
+print(check("adam"))
+(folder / "adam.py").write_text(src)
+print(check("adam"))
+"""
+
+
+def test_check_uses_the_edited_file_in_the_same_process(tmp_path):
+    sub = make_submission(tmp_path / "me")
+    proc = run(["-c", EDIT_SCRIPT, str(sub)], env=clean_env(NNLIB_IMPL=str(sub)))
+    lines = proc.stdout.splitlines()
+    assert "FAILED" in proc.stdout and lines[-2:] == ["check('adam'): all 2 tests passed.",
+                                                       "True"], proc.stdout + proc.stderr
+    assert "me/adam.py" not in proc.stdout or str(tmp_path) not in proc.stdout

@@ -1,0 +1,104 @@
+"""The stubs in exercises/ are generated from solutions/ and hold no solution code."""
+
+import ast
+
+import pytest
+
+from nnlib.grading.impl import ImplementationError, forbidden_imports, load_topic
+from nnlib.grading.release import ReleaseError, make_stub, stubs
+from nnlib.grading.topics import TOPICS
+
+from .conftest import ROOT
+
+
+def test_exercises_are_up_to_date_with_solutions():
+    expected = stubs(ROOT)
+    actual = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "exercises").glob("*.py")}
+    assert set(actual) == set(expected), (
+        f"exercises/ holds {sorted(actual)}, solutions/ generates {sorted(expected)}")
+    stale = [name for name in expected if actual[name] != expected[name]]
+    assert not stale, (f"exercises/{', '.join(stale)} out of date with solutions/: run "
+                       "`python -m nnlib release --stubs-only`")
+
+
+def _functions(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+@pytest.mark.parametrize("topic", list(TOPICS))
+def test_every_exercise_function_is_a_stub(topic):
+    path = ROOT / "exercises" / f"{topic}.py"
+    funcs = _functions(path)
+    assert set(TOPICS[topic]) <= set(funcs), f"{path.name} lacks {set(TOPICS[topic]) - set(funcs)}"
+    for name, node in funcs.items():
+        if name.startswith("_"):
+            continue
+        body = [n for n in node.body if not (isinstance(n, ast.Expr)
+                                              and isinstance(n.value, ast.Constant))]
+        assert len(body) == 1 and isinstance(body[0], ast.Raise), (
+            f"exercises/{topic}.py: {name} must contain only its docstring and "
+            "`raise NotImplementedError(...)`")
+        assert "NotImplementedError" in ast.unparse(body[0])
+        assert ast.get_docstring(node), f"exercises/{topic}.py: {name} has no docstring"
+
+
+@pytest.mark.parametrize("topic", list(TOPICS))
+def test_solutions_match_the_stub_signatures_and_use_numpy_only(topic):
+    sol = ROOT / "solutions" / f"{topic}.py"
+    assert forbidden_imports(sol) == [], f"solutions/{topic}.py imports nnlib"
+    text = sol.read_text(encoding="utf-8")
+    assert text.count("# BEGIN SOLUTION") == len(TOPICS[topic]) == text.count("# END SOLUTION")
+    s_funcs, e_funcs = _functions(sol), _functions(ROOT / "exercises" / f"{topic}.py")
+    for name in TOPICS[topic]:
+        assert ast.dump(s_funcs[name].args) == ast.dump(e_funcs[name].args)
+
+
+def test_make_stub_replaces_function_regions_and_drops_module_regions():
+    source = (
+        "import numpy as np\n"
+        "# BEGIN SOLUTION\n"
+        "def _helper():\n"
+        "    return 1\n"
+        "# END SOLUTION\n"
+        "\n"
+        "def f(x):\n"
+        '    """Doc."""\n'
+        "    # BEGIN SOLUTION\n"
+        "    return _helper() + x\n"
+        "    # END SOLUTION\n"
+    )
+    stub = make_stub(source)
+    assert "_helper" not in stub and "return" not in stub
+    assert '    raise NotImplementedError("f is not implemented yet")\n' in stub
+    assert stub.startswith("import numpy as np\n\ndef f(x):\n")
+
+
+@pytest.mark.parametrize("source", [
+    "def f():\n    # BEGIN SOLUTION\n    return 1\n",
+    "def f():\n    return 1\n    # END SOLUTION\n",
+    "def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    # END SOLUTION\n",
+])
+def test_make_stub_rejects_unbalanced_markers(source):
+    with pytest.raises(ReleaseError):
+        make_stub(source)
+
+
+def test_forbidden_imports_are_found_statically(tmp_path):
+    f = tmp_path / "dense.py"
+    f.write_text("import numpy as np\nimport nnlib.functional as F\n"
+                 "from solutions import dense\nm = __import__('nnlib')\n")
+    assert forbidden_imports(f) == ["line 2 imports nnlib.functional",
+                                    "line 3 imports solutions", "line 4 imports nnlib"]
+    with pytest.raises(ImplementationError, match="numpy only"):
+        load_topic("dense", tmp_path)
+
+
+def test_load_topic_is_fresh_and_reports_missing_files(tmp_path):
+    f = tmp_path / "adam.py"
+    f.write_text("def adam_update():\n    return 1\n")
+    assert load_topic("adam", tmp_path).adam_update() == 1
+    f.write_text("def adam_update():\n    return 2\n")  # same size, same second
+    assert load_topic("adam", tmp_path).adam_update() == 2
+    with pytest.raises(ImplementationError, match="not found"):
+        load_topic("dense", tmp_path)
