@@ -134,11 +134,12 @@ def _check_targets(y: Any, n: int, kind: str, out_shape: tuple[int, ...], who: s
     c = out_shape[1] if len(out_shape) == 2 else 1
     if kind == "multiclass":
         if y.ndim != 1:
+            hint = " (for one-hot rows use y.argmax(axis=1))" if y.ndim == 2 else ""
             raise ValueError(f"{who}: softmax_cross_entropy needs integer labels of shape ({n},), "
-                             f"got shape {y.shape}.")
+                             f"got shape {y.shape}{hint}.")
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(f"{who}: softmax_cross_entropy needs integer labels, "
-                            f"got dtype {y.dtype}.")
+                            f"got dtype {y.dtype} (convert with y.astype(np.int64)).")
         if y.min() < 0 or y.max() >= c:
             raise ValueError(f"{who}: labels must lie in [0, {c - 1}] because the model has {c} "
                              f"outputs, got values from {y.min()} to {y.max()}.")
