@@ -8,6 +8,8 @@ LayerNorm (statistics of each example's own features) they do not.
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +117,7 @@ def plot_coupling(demo: CouplingDemo, values: np.ndarray | None = None,
 
     values = np.linspace(-1, 5, 61) if values is None else np.asarray(values, dtype=float)
     sw = demo.sweep(values)
-    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=90, sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=80, sharey=True)
     for ax, k in zip(axes, MODES, strict=True):
         for i in range(demo.x.shape[0]):
             moved = i == demo.index
@@ -130,27 +132,53 @@ def plot_coupling(demo: CouplingDemo, values: np.ndarray | None = None,
     return fig
 
 
+_WIDGETS_MADE = 0
+
+
 def coupling_widget(demo: CouplingDemo) -> Any:
     """An ipywidgets slider for the moved example's value, redrawing bars for the three modes.
 
     Black ticks mark the outputs before the change. Returns the widget (display it).
+
+    Notes
+    -----
+    The widget models get ids numbered per kernel session (``nnlib-coupling-<n>-<part>``)
+    instead of random ones, so that a notebook executed in a fresh kernel stores the
+    same widget state every time (the course commits executed notebooks byte for byte).
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    global _WIDGETS_MADE
+    n = _WIDGETS_MADE
+    _WIDGETS_MADE += 1
+
+    def mid(part: str) -> str:
+        return f"nnlib-coupling-{n}-{part}"
 
     start = float(demo.x[demo.index, demo.feature])
     slider = widgets.FloatSlider(value=start, min=-1.0, max=5.0, step=0.1,
-                                 description=f"example {demo.index}", continuous_update=True)
-    out = widgets.Output()
+                                 description=f"example {demo.index}", continuous_update=True,
+                                 layout=widgets.Layout(model_id=mid("slider-layout")),
+                                 style=widgets.SliderStyle(model_id=mid("slider-style")),
+                                 model_id=mid("slider"))
+    out = widgets.Output(layout=widgets.Layout(model_id=mid("output-layout")),
+                         model_id=mid("output"))
 
     def redraw(change: Any = None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 3, figsize=(10, 3.0), dpi=80, sharey=True)
-            _draw_bars(axes, demo, slider.value)
-            fig.tight_layout()
-            plt.show()
+        # Render off-screen and put the PNG into the Output widget's state directly: this
+        # works the same in a live notebook, in nbclient and under nbval (no output capture).
+        fig = Figure(figsize=(10, 3.0), dpi=80)
+        axes = fig.subplots(1, 3, sharey=True)
+        _draw_bars(axes, demo, slider.value)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        png = base64.b64encode(buf.getvalue()).decode("ascii")
+        out.outputs = ({"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": png, "text/plain": "<coupling figure>"}},)
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, out])
+    return widgets.VBox([slider, out], layout=widgets.Layout(model_id=mid("box-layout")),
+                        model_id=mid("box"))

@@ -282,7 +282,7 @@ def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=90)
+    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=80)
     s = result.steps
     ax = axes[0]
     ax.plot(s, result.test_accuracy["baseline"], "--", color="k", label="Without BN")

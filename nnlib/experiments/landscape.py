@@ -105,7 +105,7 @@ def _loss_grad(model: Layer, params: list, X: np.ndarray,
 @single_threaded_blas
 def loss_landscape(
     steps: int = 600,
-    measure_every: int = 50,
+    measure_every: int = 25,
     etas: tuple[float, ...] | None = None,
     batch_size: int = 60,
     seed: int = 0,
@@ -199,8 +199,9 @@ def plot_loss_landscape(result: LandscapeResult, figsize: tuple[float, float] = 
     beta-smoothness.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
 
-    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=90)
+    fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=80)
     s = result.steps
     beta = result.beta_smoothness()
     for k, color, label in (("baseline", "0.3", "without BN"), ("batchnorm", "C3", "with BN")):
@@ -217,6 +218,8 @@ def plot_loss_landscape(result: LandscapeResult, figsize: tuple[float, float] = 
     axes[1].set_ylabel("‖∇L(θ - ηg) - ∇L(θ)‖")
     axes[2].set_title("effective β-smoothness", fontsize=10)
     axes[2].set_yscale("log")
+    axes[2].yaxis.set_major_formatter(ScalarFormatter())
+    axes[2].yaxis.set_minor_formatter(ScalarFormatter())
     for ax in axes:
         ax.set_xlabel("training step")
         ax.legend(fontsize=8)

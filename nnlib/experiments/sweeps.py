@@ -179,7 +179,7 @@ def plot_lr_robustness(result: LRSweepResult, figsize: tuple[float, float] = (9,
     """Final test accuracy and training loss against the learning rate, both networks."""
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=90)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=80)
     for k, style, label in (("baseline", "k--o", "without BN"), ("batchnorm", "C3-o", "with BN")):
         a1.semilogx(result.lrs, np.nan_to_num(result.test_accuracy[k], nan=0.0), style,
                     label=label)
@@ -324,7 +324,7 @@ def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] 
     """Left: final test accuracy against the init scale. Right: activation std per layer."""
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=90)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=80)
     for k, style, label in (("baseline", "k--o", "without BN"), ("batchnorm", "C3-o", "with BN")):
         a1.semilogx(result.scales, np.nan_to_num(result.test_accuracy[k], nan=0.0), style,
                     label=label)
@@ -476,7 +476,7 @@ def plot_batch_size_effect(result: BatchSizeResult,
     """Test accuracy against batch size: baseline, BN eval mode, BN train mode."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=figsize, dpi=90)
+    fig, ax = plt.subplots(figsize=figsize, dpi=80)
     b = result.batch_sizes
     t = result.test_accuracy
     ax.semilogx(b, t["baseline"], "k--o", label="without BN")

@@ -211,9 +211,12 @@ def test_coupling_bn_train_couples_eval_and_layernorm_do_not():
 def test_coupling_widget_builds():
     demo = ex.coupling_demo(np.random.default_rng(1))
     w = ex.coupling_widget(demo)
-    slider = w.children[0]
-    slider.value = 4.0  # triggers a redraw without error
-    plt.close("all")
+    slider, out = w.children
+    before = out.outputs[0]["data"]["image/png"]
+    slider.value = 4.0  # triggers a redraw
+    after = out.outputs[0]["data"]["image/png"]
+    assert len(out.outputs) == 1 and before != after
+    assert ex.coupling_widget(demo).model_id != w.model_id  # ids stay unique per session
 
 
 # ----------------------------------------------------------------------------- plots
