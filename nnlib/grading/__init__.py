@@ -71,18 +71,26 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
     collector = Collector(functions=functions or None, timeout=DEFAULT_TIMEOUT)
     args = pytest_args(root, [test_file], timeout=DEFAULT_TIMEOUT)
     sink = io.StringIO()
-    saved_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    # a private configuration: no third-party plugins, no options from the environment
+    overrides = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": None,
+                 "PYTEST_PLUGINS": None}
+    saved_env = {k: os.environ.get(k) for k in overrides}
     saved_path = list(sys.path)
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    for key, value in overrides.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             code = pytest.main(args, plugins=[collector])
     finally:
         sys.path[:] = saved_path
-        if saved_env is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_env
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     if collector.collect_errors or (not collector.records and code not in (0, 1)):
         print(f"check({topic!r}): the tests could not run (pytest exit code {int(code)}).")
         for err in collector.collect_errors[:1]:

@@ -110,7 +110,8 @@ def _read_events(path: Path) -> list[dict[str, Any]]:
 
 def _run_submission(folder: Path, files: list[Path], timeout: float) -> list[dict[str, Any]]:
     """Run ``files`` against the implementation in ``folder``; return one record per test."""
-    env = dict(os.environ, NNLIB_IMPL=str(folder), NNLIB_ROOT=str(find_root()),
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env.update(NNLIB_IMPL=str(folder), NNLIB_ROOT=str(find_root()),
                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
                PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     # the runner must import this very nnlib, not whatever the student's folder holds

@@ -1,0 +1,148 @@
+"""The student release: built from an allowlist, without solutions or hidden tests, and
+gradable out of the box (score 0 with the stubs).
+
+The release is exercised with its folder on PYTHONPATH and as the working directory
+instead of `pip install -e .`, which would take minutes; that is equivalent because an
+editable install only puts the same folder on the path.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nnlib.grading.release import build_release
+from nnlib.grading.topics import TOPICS
+
+from .conftest import HERE, ROOT, clean_env, run
+
+ALLOWED = [
+    r"README\.md", r"pyproject\.toml", r"\.gitignore",
+    r"course/[^/]+\.ipynb", r"course/nbval_sanitize\.cfg", r"course/.+\.(png|jpe?g|svg|gif)",
+    r"nnlib/.+\.py", r"nnlib/data/[^/]+\.h5",
+    r"exercises/[a-z_]+\.py",
+    r"tests/public/[a-z_]+\.py",
+]
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "course-release"
+    files = build_release(out)
+    return out, files
+
+
+def _env(release_dir):
+    return clean_env(PYTHONPATH=str(release_dir))
+
+
+def test_release_holds_only_the_allowlist(release):
+    out, files = release
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert on_disk == files
+    for rel in on_disk:
+        assert any(re.fullmatch(pattern, rel) for pattern in ALLOWED), f"{rel} is not allowed"
+    for topic in TOPICS:
+        assert f"exercises/{topic}.py" in files and f"tests/public/test_{topic}.py" in files
+    for nb in (ROOT / "course").glob("*.ipynb"):
+        assert f"course/{nb.name}" in files
+    assert "nnlib/data/digits.h5" in files and "nnlib/grading/grader.py" in files
+    for absent in ("solutions", "tests/hidden", "tests/grading", "docs", "scripts", ".ci",
+                   "conftest.py", "benchmarks"):
+        assert not (out / absent).exists(), f"{absent} leaked into the release"
+
+
+def test_release_leaks_no_solution_and_no_hidden_test(release):
+    out, files = release
+    hidden_names = set()
+    for f in (ROOT / "tests" / "hidden").glob("test_*.py"):
+        hidden_names |= set(re.findall(r"def (test_\w+)", f.read_text()))
+    mutants = {p.name for p in (HERE / "mutants").iterdir()}
+    assert hidden_names and mutants
+    for rel in files:
+        if rel.endswith(".h5"):
+            continue
+        text = (out / rel).read_text(encoding="utf-8")
+        assert not any(line.strip() in ("# BEGIN SOLUTION", "# END SOLUTION")
+                       for line in text.splitlines()), f"solution marker in {rel}"
+        for name in hidden_names | mutants:
+            assert name not in text, f"{rel} mentions {name}"
+    for topic in TOPICS:
+        stub = (out / "exercises" / f"{topic}.py").read_text()
+        assert stub == (ROOT / "exercises" / f"{topic}.py").read_text()
+        assert stub != (ROOT / "solutions" / f"{topic}.py").read_text()
+
+
+def test_release_pyproject_runs_the_public_tests_without_nbval(release):
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    out, _ = release
+    config = tomllib.loads((out / "pyproject.toml").read_text())
+    pytest_config = config["tool"]["pytest"]["ini_options"]
+    assert pytest_config["testpaths"] == ["tests/public"]
+    assert not any("nbval" in a for a in pytest_config["addopts"])
+    assert pytest_config["filterwarnings"] == ["error"]
+    assert config["project"]["name"] == "nnlib"
+    assert "Submitting" in (out / "README.md").read_text()
+
+
+def test_grading_the_release_gives_zero(release, solutions_grade):
+    out, _ = release
+    where = run(["-c", "import nnlib; print(nnlib.__file__)"], cwd=out, env=_env(out))
+    assert Path(where.stdout.strip()).is_relative_to(out)
+    proc = run(["-m", "nnlib", "grade"], cwd=out, env=_env(out))
+    assert proc.returncode == 0, proc.stderr
+    public_max = sum(r["points"] for r in solutions_grade.records if r["visibility"] == "visible")
+    assert proc.stdout.splitlines()[-1] == f"Score: 0 / {public_max:g}"
+    hidden = run(["-m", "nnlib", "grade", "--hidden"], cwd=out, env=_env(out))
+    assert hidden.returncode == 2 and "hidden tests are not part" in hidden.stderr
+    rel = run(["-m", "nnlib", "release", str(out / "again")], cwd=out, env=_env(out))
+    assert rel.returncode == 2 and "no solutions/" in rel.stderr
+
+
+def test_pytest_in_the_release_runs_the_public_tests(release):
+    out, _ = release
+    proc = run(["-m", "pytest", "-q", "-p", "no:randomly"], cwd=out, env=_env(out))
+    n_public = sum(len(re.findall(r"\ndef test_", p.read_text()))
+                   for p in (out / "tests" / "public").glob("test_*.py"))
+    assert f"{n_public} failed" in proc.stdout.splitlines()[-1], proc.stdout[-2000:]
+
+
+def test_release_refuses_to_overwrite(tmp_path):
+    from nnlib.grading.release import ReleaseError
+
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(ReleaseError, match="not empty"):
+        build_release(tmp_path / "x")
+    with pytest.raises(ReleaseError, match="instructor repository"):
+        build_release(ROOT, force=True)
+
+
+NOTEBOOK_RUNNER = """
+import pathlib, sys
+import nbformat
+from nbclient import NotebookClient
+path = pathlib.Path(sys.argv[1])
+nb = nbformat.read(path, as_version=4)
+NotebookClient(nb, timeout=120, kernel_name="python3",
+               resources={"metadata": {"path": str(path.parent)}}).execute()
+for cell in nb.cells:
+    for out in cell.get("outputs", []):
+        if out.output_type == "error":
+            print("ERROR", out.ename, out.evalue)
+        elif "check(" in cell.source and out.get("name") == "stdout":
+            print(out.text)
+"""
+
+
+@pytest.mark.slow
+def test_a_notebook_runs_against_the_stubs(release):
+    """HEAVY (a kernel, ~10 s): 01_chain_rule executes end to end with the stub exercises."""
+    out, _ = release
+    notebook = out / "course" / "01_chain_rule.ipynb"
+    if not notebook.exists():
+        pytest.skip("course/01_chain_rule.ipynb is not written yet")
+    proc = run(["-c", NOTEBOOK_RUNNER, str(notebook)], cwd=out / "course", env=_env(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ERROR" not in proc.stdout, proc.stdout
+    assert "not implemented yet" in proc.stdout
