@@ -234,6 +234,7 @@ def plot_activation_histograms(
     title : str, optional
         Figure title.
     xlabel : str
+        One label under the row of panels.
     panel_size : (float, float)
         Width and height of one panel in inches.
 
@@ -257,10 +258,12 @@ def plot_activation_histograms(
         if lo_hi is None and v.size and v.min() == v.max():
             lo_hi = (v.min() - 0.5, v.max() + 0.5)  # a constant layer still gets a bar
         ax.hist(v, bins=bins, range=lo_hi, color="tab:blue", alpha=0.8)
-        ax.set_title(f"{name}\nmean {v.mean():.2g}, std {v.std():.2g}", fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_title(f"{name}\nmean {v.mean():.2g}\nstd {v.std():.2g}", fontsize=8)
+        ax.locator_params(axis="x", nbins=4)
         ax.tick_params(labelsize=7)
+        ax.xaxis.get_offset_text().set_fontsize(7)
         ax.set_yticks([])
+    fig.supxlabel(xlabel, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
