@@ -362,3 +362,16 @@ def test_repr_shows_label_data_grad_and_op() -> None:
     y.backward()
     assert repr(x) == "Value('x', data=2, grad=3)"
     assert repr(y) == "Value(data=6, grad=1, op='*')"
+
+
+def test_single_leaf_graph() -> None:
+    v = Value(1.5, label="v")
+    v.backward()
+    assert v.grad == 1.0
+    assert v.topological_order() == [v]
+    fig = draw_graph(v)
+    try:
+        assert len(fig.axes[0].texts) == 1
+        fig.canvas.draw()
+    finally:
+        plt.close(fig)
