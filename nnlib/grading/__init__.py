@@ -19,14 +19,19 @@ from nnlib.grading.topics import NOTEBOOKS, TOPICS
 __all__ = ["check", "TOPICS", "NOTEBOOKS"]
 
 
+def _tests(n: int) -> str:
+    return f"{n} test" if n == 1 else f"{n} tests"
+
+
 def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, list[str]]:
     lines = []
     passed = sum(r["status"] == "passed" for r in records)
     ok = bool(records) and passed == len(records)
     if ok:
-        lines.append(f"check({topic!r}): all {len(records)} tests passed.")
+        done = "1 test passed" if len(records) == 1 else f"all {len(records)} tests passed"
+        lines.append(f"check({topic!r}): {done}.")
         return True, lines
-    lines.append(f"check({topic!r}): {passed} of {len(records)} tests passed.")
+    lines.append(f"check({topic!r}): {passed} of {_tests(len(records))} passed.")
     order = {f: i for i, f in enumerate(TOPICS[topic])}
     functions = sorted({r["function"] for r in records}, key=lambda f: order.get(f, 99))
     width = max(len(f) for f in functions)
@@ -34,7 +39,7 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
         mine = [r for r in records if r["function"] == function]
         failed = [r for r in mine if r["status"] != "passed"]
         if not failed:
-            lines.append(f"  {function:<{width}}  ok ({len(mine)} tests)")
+            lines.append(f"  {function:<{width}}  ok ({_tests(len(mine))})")
         elif all(r["status"] == "not implemented" for r in failed) and len(failed) == len(mine):
             missing = sorted({r["message"].split()[0] for r in failed} - {function})
             if missing:
@@ -45,7 +50,7 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
                              f"write its body in {shown_file}")
         else:
             first = failed[0]
-            lines.append(f"  {function:<{width}}  FAILED {len(failed)} of {len(mine)} tests; "
+            lines.append(f"  {function:<{width}}  FAILED {len(failed)} of {_tests(len(mine))}; "
                          f"first: {first['name']}")
             lines.append(f"  {'':<{width}}    {first['message']}")
     return False, lines
