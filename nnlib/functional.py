@@ -154,7 +154,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    out = np.negative(x)
+    out = np.negative(x, out=np.empty_like(x))  # an array even for 0-d input
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     out += 1.0

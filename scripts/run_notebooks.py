@@ -28,7 +28,7 @@ def run(path: Path, timeout: int = 600) -> float:
     os.environ.setdefault("PYTHONHASHSEED", "0")
     start = time.perf_counter()
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", record_timing=False,
+        nb, timeout=timeout, kernel_name="python3", record_timing=False, coalesce_streams=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
