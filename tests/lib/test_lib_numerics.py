@@ -210,3 +210,9 @@ def test_gradients_are_not_aliased_to_each_other(rng):
     layer.backward(rng.standard_normal((4, 2)))
     assert not np.array_equal(g1, layer.grads["W"])  # overwritten, not accumulated
     assert not np.shares_memory(layer.grads["W"], layer.params["W"])
+
+
+def test_sigmoid_accepts_python_and_numpy_scalars():
+    assert F.sigmoid(0.0) == 0.5
+    assert F.sigmoid(np.float32(0.0)).dtype == np.float32
+    np.testing.assert_allclose(F.sigmoid(np.array(2.0)), 1.0 / (1.0 + np.exp(-2.0)), rtol=1e-15)
