@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import sys
 
 from nnlib.grading.topics import NOTEBOOKS, TOPICS
@@ -32,6 +33,10 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
         lines.append(f"check({topic!r}): {done}.")
         return True, lines
     lines.append(f"check({topic!r}): {passed} of {_tests(len(records))} passed.")
+    messages = {r["message"] for r in records}
+    if passed == 0 and len(messages) == 1 and not records[0]["status"] == "not implemented":
+        lines.append(f"  {messages.pop()}")  # one problem with the whole file
+        return False, lines
     order = {f: i for i, f in enumerate(TOPICS[topic])}
     functions = sorted({r["function"] for r in records}, key=lambda f: order.get(f, 99))
     width = max(len(f) for f in functions)
@@ -73,8 +78,11 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
     root = find_root()
     test_file = root / "tests" / "public" / f"test_{topic}.py"
     shown_file = display_path(impl_dir() / f"{topic}.py")
-    collector = Collector(functions=functions or None, timeout=DEFAULT_TIMEOUT)
-    args = pytest_args(root, [test_file], timeout=DEFAULT_TIMEOUT)
+    # an endless loop is stopped by SIGALRM; without it (Windows), pytest-timeout would end
+    # the whole process, the notebook's kernel, so there the kernel's interrupt button it is
+    timeout = DEFAULT_TIMEOUT if hasattr(signal, "SIGALRM") else 0.0
+    collector = Collector(functions=functions or None, timeout=timeout)
+    args = pytest_args(root, [test_file], timeout=timeout)
     sink = io.StringIO()
     # a private configuration: no third-party plugins, no options from the environment
     overrides = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": None,
@@ -96,6 +104,9 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    if code == pytest.ExitCode.INTERRUPTED:
+        print(f"check({topic!r}): interrupted.")
+        return False
     if collector.collect_errors or (not collector.records and code not in (0, 1)):
         print(f"check({topic!r}): the tests could not run (pytest exit code {int(code)}).")
         for err in collector.collect_errors[:1]:

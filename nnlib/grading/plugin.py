@@ -31,7 +31,6 @@ MAX_OUTPUT = 1_000_000
 _INI = """\
 [pytest]
 filterwarnings = error
-timeout_method = signal
 """
 _ini_path: str | None = None
 

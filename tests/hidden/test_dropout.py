@@ -34,7 +34,7 @@ def test_hidden_dropout_uses_only_the_generator(impl):
 def test_hidden_dropout_keeps_the_expectation(impl):
     x = np.ones((200, 100))
     out, _ = call(impl.dropout_forward, x, 0.6, np.random.default_rng(7))
-    assert abs(out.mean() - 1.0) < 0.03, (
+    assert abs(out.mean() - 1.0) < 0.05, (
         f"dropout_forward with p=0.6: the mean of the output should stay about 1 (the mean of "
         f"x), got {out.mean():.3f}; scale the kept elements by 1 / (1 - p)")
     assert abs(np.mean(out == 0) - 0.6) < 0.02, (
