@@ -11,11 +11,15 @@ Functions
 ``plot_decision_boundary``     class regions of a model on 2-D inputs, with the data on top
 ``plot_activation_histograms`` one histogram per layer of activations (or gradients)
 ``plot_images``                a grid of small grayscale images, e.g. 8x8 digits
+``interactive_figure``         ipywidgets controls that redraw a figure (deterministic widget ids)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import io
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -32,6 +36,7 @@ __all__ = [
     "plot_decision_boundary",
     "plot_activation_histograms",
     "plot_images",
+    "interactive_figure",
 ]
 
 
@@ -319,3 +324,111 @@ def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: 
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+_WIDGET_COUNTER = itertools.count()
+
+
+def _figure_png(fig: Figure) -> str:
+    """The figure as a base64-encoded PNG (what Jupyter stores for an image output)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def interactive_figure(draw: Callable[..., Figure], name: str = "figure",
+                       **controls: Sequence[Any] | tuple[int, int] | tuple[int, int, int]) -> Any:
+    """Controls (sliders, drop-downs) above a figure that is redrawn when a control changes.
+
+    A small, notebook-friendly relative of ``ipywidgets.interact``: ``draw(**values)`` must
+    return a :class:`matplotlib.figure.Figure` built *without* pyplot (``Figure(...)``), so
+    that nothing is displayed twice; its PNG is placed in an ``Output`` widget directly.
+    Every widget model gets a deterministic id, ``nnlib-<name>-<n>-<part>`` with ``n``
+    counting the widgets made in this Python session, so a notebook executed in a fresh
+    kernel stores the same widget state every time.
+
+    Parameters
+    ----------
+    draw : callable
+        Called with one keyword argument per control; returns a Figure.
+    name : str
+        Used in the widget ids.
+    **controls
+        ``keyword=spec`` where spec is a list of strings (a drop-down), a list of numbers
+        (a slider over exactly these values) or a tuple ``(min, max)`` / ``(min, max, step)``
+        of integers (an integer slider). The first option, or ``min``, is the initial value
+        unless the list's or tuple's value is overridden by ``draw``'s default for that
+        keyword.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The controls and the figure; display it (make it a cell's last expression).
+
+    Raises
+    ------
+    ValueError
+        For an empty or unsupported control specification.
+    """
+    import inspect
+
+    import ipywidgets as widgets
+    from ipywidgets.widgets.widget_description import DescriptionStyle
+
+    n = next(_WIDGET_COUNTER)
+
+    def mid(part: str) -> str:
+        return f"nnlib-{name}-{n}-{part}"
+
+    defaults = {k: p.default for k, p in inspect.signature(draw).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    made: dict[str, Any] = {}
+    for key, spec in controls.items():
+        ids = {"model_id": mid(f"{key}"), "layout": widgets.Layout(model_id=mid(f"{key}-layout"))}
+        if isinstance(spec, tuple) and len(spec) in (2, 3) and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in spec):
+            lo, hi = int(spec[0]), int(spec[1])
+            step = int(spec[2]) if len(spec) == 3 else 1
+            value = int(defaults.get(key, lo))
+            made[key] = widgets.IntSlider(value=value, min=lo, max=hi, step=step,
+                                          description=key, continuous_update=False,
+                                          style=widgets.SliderStyle(model_id=mid(f"{key}-style")),
+                                          **ids)
+        elif isinstance(spec, (list, tuple)) and len(spec) > 0:
+            options = list(spec)
+            value = defaults.get(key, options[0])
+            if value not in options:
+                raise ValueError(f"interactive_figure: the default {key}={value!r} of draw is "
+                                 f"not one of the options {options}.")
+            if all(isinstance(o, str) for o in options):
+                made[key] = widgets.Dropdown(
+                    options=options, value=value, description=key,
+                    style=DescriptionStyle(model_id=mid(f"{key}-style")), **ids)
+            else:
+                made[key] = widgets.SelectionSlider(
+                    options=options, value=value, description=key, continuous_update=False,
+                    style=widgets.SliderStyle(model_id=mid(f"{key}-style")), **ids)
+        else:
+            raise ValueError(f"interactive_figure: control {key!r} must be a non-empty list of "
+                             f"options or a (min, max[, step]) tuple of ints, got {spec!r}.")
+    out = widgets.Output(layout=widgets.Layout(model_id=mid("output-layout")),
+                         model_id=mid("output"))
+
+    def redraw(change: Any = None) -> None:
+        fig = draw(**{k: w.value for k, w in made.items()})
+        if not isinstance(fig, Figure):
+            raise TypeError(f"interactive_figure: draw must return a matplotlib Figure, "
+                            f"got {type(fig).__name__}.")
+        out.outputs = ({"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": _figure_png(fig),
+                                 "text/plain": f"<{name} figure>"}},)
+
+    for w in made.values():
+        w.observe(redraw, names="value")
+    redraw()
+    box_controls = widgets.HBox(list(made.values()),
+                                layout=widgets.Layout(model_id=mid("controls-layout"),
+                                                      flex_flow="row wrap"),
+                                model_id=mid("controls"))
+    return widgets.VBox([box_controls, out], layout=widgets.Layout(model_id=mid("box-layout")),
+                        model_id=mid("box"))

@@ -180,3 +180,76 @@ def test_helpers_never_show(monkeypatch):
                            resolution=4)
     plot_activation_histograms([np.ones(3)])
     plot_images(np.ones((1, 4)))
+
+
+# --------------------------------------------------------------------------- interactive_figure
+def _draw_factory(calls):
+    from matplotlib.figure import Figure as MplFigure
+
+    def draw(lr=0.1, init="xavier", width=4):
+        calls.append((lr, init, width))
+        fig = MplFigure(figsize=(2, 1.5), dpi=40)
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, lr * width])
+        ax.set_title(init)
+        return fig
+
+    return draw
+
+
+def test_interactive_figure_builds_controls_and_draws_the_defaults():
+    import ipywidgets as widgets
+
+    from nnlib.plotting import interactive_figure
+
+    calls = []
+    box = interactive_figure(_draw_factory(calls), name="t", lr=[0.01, 0.1, 1.0],
+                             init=["small", "xavier"], width=(1, 8))
+    assert isinstance(box, widgets.VBox)
+    controls, out = box.children
+    lr, init, width = controls.children
+    assert isinstance(lr, widgets.SelectionSlider) and lr.value == 0.1
+    assert isinstance(init, widgets.Dropdown) and init.value == "xavier"
+    assert isinstance(width, widgets.IntSlider) and (width.min, width.max, width.value) == (1, 8, 4)
+    assert calls == [(0.1, "xavier", 4)]  # drawn once, with draw's defaults
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"]
+    first_png = out.outputs[0]["data"]["image/png"]
+
+    width.value = 8  # a change redraws with the new value
+    assert calls[-1] == (0.1, "xavier", 8)
+    assert out.outputs[0]["data"]["image/png"] != first_png
+
+
+def test_interactive_figure_ids_are_deterministic_and_unique():
+    import re
+
+    from nnlib.plotting import interactive_figure
+
+    def ids(widget):
+        found = [widget.model_id, widget.layout.model_id]
+        style = getattr(widget, "style", None)
+        if style is not None:
+            found.append(style.model_id)
+        for child in getattr(widget, "children", ()):
+            found.extend(ids(child))
+        return found
+
+    a = ids(interactive_figure(_draw_factory([]), name="idtest", lr=[0.1, 1.0]))
+    b = ids(interactive_figure(_draw_factory([]), name="idtest", lr=[0.1, 1.0]))
+    assert all(re.fullmatch(r"nnlib-idtest-\d+-[\w-]+", i) for i in a + b), a
+    assert len(set(a)) == len(a)  # every model has its own id
+    assert not set(a) & set(b)  # a second widget does not reuse the first one's ids
+    assert [i.split("-", 3)[3] for i in a] == [i.split("-", 3)[3] for i in b]
+
+
+def test_interactive_figure_rejects_bad_specs_and_bad_draw():
+    from nnlib.plotting import interactive_figure
+
+    with pytest.raises(ValueError, match="width"):
+        interactive_figure(_draw_factory([]), width=(1.5, 3.0))
+    with pytest.raises(ValueError, match="not one of the options"):
+        interactive_figure(_draw_factory([]), lr=[0.5, 2.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        interactive_figure(_draw_factory([]), init=[])
+    with pytest.raises(TypeError, match="Figure"):
+        interactive_figure(lambda lr=0.1: None, lr=[0.1])
