@@ -62,7 +62,12 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
 
 
 def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
-    import pytest
+    try:
+        import pytest
+    except ImportError:
+        print(f"check({topic!r}) needs pytest: run `pip install pytest pytest-timeout` "
+              "(or `pip install -e \".[dev]\"` in the course folder) and restart the kernel.")
+        return False
 
     from nnlib.grading.impl import display_path, find_root, impl_dir
     from nnlib.grading.plugin import DEFAULT_TIMEOUT, Collector, pytest_args

@@ -12,6 +12,7 @@ timeouts, and no third-party plugins besides pytest-timeout.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import os
 import tempfile
@@ -55,10 +56,11 @@ def pytest_args(root: Path, paths: Iterable[Path], timeout: float = DEFAULT_TIME
     """
     args = [
         "-c", _ini(), "--rootdir", str(root), "--confcutdir", str(root / "tests"),
-        "-p", "pytest_timeout", "-p", "no:cacheprovider", "-p", "no:stepwise",
+        "-p", "no:cacheprovider", "-p", "no:stepwise",
         "--assert=plain", f"--capture={capture}", "-q", "--no-header", "-rN",
-        f"--timeout={timeout:g}",
     ]
+    if importlib.util.find_spec("pytest_timeout") is not None:
+        args += ["-p", "pytest_timeout", f"--timeout={timeout:g}"]
     return args + [str(p) for p in paths]
 
 

@@ -82,6 +82,8 @@ def test_release_pyproject_runs_the_public_tests_without_nbval(release):
     assert not any("nbval" in a for a in pytest_config["addopts"])
     assert pytest_config["filterwarnings"] == ["error"]
     assert config["project"]["name"] == "nnlib"
+    deps = " ".join(config["project"]["dependencies"])
+    assert "pytest>=" in deps and "pytest-timeout" in deps  # `pip install -e .` can grade
     assert "Submitting" in (out / "README.md").read_text()
 
 
