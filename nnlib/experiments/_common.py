@@ -252,6 +252,5 @@ def load_results(path: str | Path) -> Any:
                 g = f[name]
                 kwargs[name] = {k: g[k][()] for k in json.loads(g.attrs["order"])}
             elif name in f.attrs:
-                v = json.loads(f.attrs[name])
-                kwargs[name] = tuple(v) if field.type in ("tuple", "tuple[int, ...]") else v
+                kwargs[name] = json.loads(f.attrs[name])
     return cls(**kwargs)

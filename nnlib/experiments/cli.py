@@ -27,7 +27,8 @@ DEFAULT_STEPS = {"figure1": 50000, "lr": 2000, "init": 2000, "batchsize": 20, "l
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``experiment`` sub-command to the top-level parser."""
     p = sub.add_parser("experiment", help="run a batch-normalization experiment at full length",
-                       description=__doc__.splitlines()[0],
+                       description="Run one batch-normalization experiment at full length; "
+                                   "save <out>/<name>.h5 and <out>/<name>.png.",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="experiments:\n" + "\n".join(
                            f"  {k:<10} {v}" for k, v in EXPERIMENTS.items()))
@@ -38,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="folder for <name>.h5 and <name>.png (results/)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    p.add_argument("--lr", type=float, default=None, help="override the learning rate")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--lr", type=float, default=None,
+                   help="override the learning rate (not for 'lr', which sweeps it)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar (figure1)")
     p.set_defaults(func=run)
 
 

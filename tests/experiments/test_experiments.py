@@ -10,9 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from nnlib import BatchNorm, Dense  # noqa: E402
 from nnlib import experiments as ex  # noqa: E402
 from nnlib.__main__ import main  # noqa: E402
 from nnlib.experiments._common import gaussian_weights, make_mlp  # noqa: E402
+from nnlib.experiments.figure1 import figure1_setup  # noqa: E402
 
 
 def assert_results_equal(a, b):
@@ -50,10 +52,16 @@ def test_figure1_shapes_and_setup(fig1):
 
 
 def test_figure1_same_start(fig1):
-    # Same initial weights: at step 0 both nets give the same test predictions up to BN's
-    # inference map with running stats (0, 1), which is almost the identity.
+    # Same initial weights: at step 0 BN in inference mode uses running stats (0, 1), almost
+    # the identity, so both nets make (nearly) the same test predictions.
     acc = fig1.test_accuracy
-    assert abs(acc["baseline"][0] - acc["batchnorm"][0]) < 0.05
+    assert abs(acc["baseline"][0] - acc["batchnorm"][0]) < 0.02
+    _, models, _ = figure1_setup(seed=0)
+    dense = {k: [lay for lay in m.layers if isinstance(lay, Dense)] for k, m in models.items()}
+    assert len(dense["baseline"]) == len(dense["batchnorm"]) == 4
+    for a, b in zip(dense["baseline"], dense["batchnorm"], strict=True):
+        np.testing.assert_array_equal(a.params["W"], b.params["W"])
+    assert sum(isinstance(lay, BatchNorm) for lay in models["batchnorm"].layers) == 3
 
 
 def test_figure1_bn_far_better_early(fig1):
