@@ -9,3 +9,7 @@ import os
 
 os.environ.setdefault("NNLIB_IMPL", "solutions")
 os.environ.setdefault("PYTHONHASHSEED", "0")
+# One BLAS thread per process: the notebook kernels and grading subprocesses run side by
+# side on small machines, where oversubscribed BLAS threads slow them down many times over.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -26,6 +26,8 @@ def run(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     os.environ["NNLIB_IMPL"] = os.environ.get("NNLIB_IMPL", "solutions")
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as in CI (see conftest.py)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     start = time.perf_counter()
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", record_timing=False, coalesce_streams=True,

@@ -17,7 +17,37 @@ import sys
 
 from nnlib.grading.topics import NOTEBOOKS, TOPICS
 
-__all__ = ["check", "TOPICS", "NOTEBOOKS"]
+__all__ = ["check", "CheckResult", "TOPICS", "NOTEBOOKS"]
+
+
+class CheckResult:
+    """What :func:`check` returns: true when every selected test passed.
+
+    In a notebook it displays nothing (the summary is already printed), so a check cell
+    shows the summary and no stray ``True`` / ``False`` below it.
+    """
+
+    __slots__ = ("passed",)
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (bool, CheckResult)):
+            return self.passed == bool(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing in IPython: the summary was printed by :func:`check`."""
 
 
 def _tests(n: int) -> str:
@@ -118,11 +148,12 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
             print(err)
         return False
     ok, lines = _summarize(topic, collector.records, shown_file)
-    print("\n".join(lines))
+    sys.stdout.write("\n".join(lines) + "\n")  # one write: one stored output in a notebook
+    sys.stdout.flush()
     return ok
 
 
-def check(topic: str, *functions: str) -> bool:
+def check(topic: str, *functions: str) -> CheckResult:
     """Run the public tests of one exercise topic and print a short summary.
 
     Parameters
@@ -134,8 +165,8 @@ def check(topic: str, *functions: str) -> bool:
 
     Returns
     -------
-    bool
-        True when every selected test passed. Never raises: problems are printed.
+    CheckResult
+        Truthy when every selected test passed. Never raises: problems are printed.
 
     Notes
     -----
@@ -144,7 +175,7 @@ def check(topic: str, *functions: str) -> bool:
     call, so edit it and simply run the check cell again.
     """
     try:
-        return _run_check(topic, functions)
+        return CheckResult(_run_check(topic, functions))
     except (Exception, SystemExit) as e:  # never raise into a notebook
         print(f"check({topic!r}) could not run: {type(e).__name__}: {e}")
-        return False
+        return CheckResult(False)

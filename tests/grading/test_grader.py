@@ -208,10 +208,10 @@ def test_gradescope_results_of_the_stubs(stubs_grade):
 CHECK_SCRIPT = """
 import pathlib, sys
 from nnlib.grading import check
-print(check("dense"))
-print(check("dense", "dense_forward"))
-print(check("nope"))
-print(check("dense", "nope"))
+print(bool(check("dense")))
+print(bool(check("dense", "dense_forward")))
+print(bool(check("nope")))
+print(bool(check("dense", "nope")))
 """
 
 
@@ -243,9 +243,9 @@ from nnlib.grading import check
 folder = pathlib.Path(sys.argv[1])
 src = (folder / "adam.py").read_text()
 (folder / "adam.py").write_text(src.replace("1.0 - beta1**t", "1.0 - beta1"))
-print(check("adam"))
+print(bool(check("adam")))
 (folder / "adam.py").write_text(src)
-print(check("adam"))
+print(bool(check("adam")))
 """
 
 
@@ -256,3 +256,11 @@ def test_check_uses_the_edited_file_in_the_same_process(tmp_path):
     assert "FAILED" in proc.stdout and lines[-2:] == ["check('adam'): all 2 tests passed.",
                                                        "True"], proc.stdout + proc.stderr
     assert "me/adam.py" not in proc.stdout or str(tmp_path) not in proc.stdout
+
+
+def test_check_result_is_truthy_and_shows_nothing_in_a_notebook():
+    from nnlib.grading import CheckResult
+
+    assert CheckResult(True) and not CheckResult(False)
+    assert CheckResult(True) == True and CheckResult(False) == False  # noqa: E712
+    assert CheckResult(True)._ipython_display_() is None  # IPython shows nothing below the summary
