@@ -11,6 +11,7 @@ and :func:`build_release` writes the whole student release from an explicit allo
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -165,6 +166,22 @@ def release_pyproject(text: str) -> str:
     return out
 
 
+def release_notebook(path: Path) -> str:
+    """A course notebook for students: check cells without the solutions' results.
+
+    The stored outputs come from running against the reference solutions; a check cell's
+    "all tests passed" would tell a student something false about their own stubs, so
+    those cells are released unexecuted. Every other output stays, for reading.
+    """
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        source = "".join(cell.get("source", []))
+        if cell.get("cell_type") == "code" and re.search(r"\bcheck\(", source):
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
 def release_files(root: Path | None = None) -> dict[str, Path | str]:
     """The allowlist: ``{relative path in the release: source file or generated text}``."""
     root = root or find_root()
@@ -174,8 +191,9 @@ def release_files(root: Path | None = None) -> dict[str, Path | str]:
         rel = path.relative_to(root)
         if not path.is_file() or ".ipynb_checkpoints" in rel.parts:
             continue
-        if (path.suffix == ".ipynb" and path.parent == course) or path.name == \
-                "nbval_sanitize.cfg" or path.suffix.lower() in COURSE_ASSETS:
+        if path.suffix == ".ipynb" and path.parent == course:
+            files[rel.as_posix()] = release_notebook(path)
+        elif path.name == "nbval_sanitize.cfg" or path.suffix.lower() in COURSE_ASSETS:
             files[rel.as_posix()] = path
     for path in sorted((root / "nnlib").rglob("*")):
         rel = path.relative_to(root)

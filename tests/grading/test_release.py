@@ -148,3 +148,23 @@ def test_a_notebook_runs_against_the_stubs(release):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ERROR" not in proc.stdout, proc.stdout
     assert "not implemented yet" in proc.stdout
+
+
+def test_release_notebooks_keep_outputs_but_not_the_solutions_check_results(release):
+    import json
+
+    out, _ = release
+    checked = 0
+    for nb_path in sorted((out / "course").glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        checks = [c for c in code if re.search(r"\bcheck\(", "".join(c["source"]))]
+        for cell in checks:
+            assert cell["outputs"] == [] and cell["execution_count"] is None, nb_path.name
+        checked += len(checks)
+        others = [c for c in code if c not in checks and c["outputs"]]
+        original = json.loads((ROOT / "course" / nb_path.name).read_text())
+        assert len(others) == sum(
+            1 for c in original["cells"] if c["cell_type"] == "code" and c["outputs"]
+            and not re.search(r"\bcheck\(", "".join(c["source"]))), nb_path.name
+    assert checked >= 10, "the course notebooks should hold check cells"
