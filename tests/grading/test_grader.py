@@ -11,57 +11,59 @@ from nnlib.grading.grader import format_table, grade_submissions, gradescope_res
 from nnlib.grading.topics import TOPICS
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
-
-# mutant folder -> the function whose tests must lose points (its topic is looked up)
-MUTANTS = {
-    "adam_eps_inside_sqrt": "adam_update",
-    "adam_no_bias_correction": "adam_update",
-    "batchnorm_backward_fast_missing_mean_term": "batchnorm_backward_fast",
-    "batchnorm_backward_missing_dmu": "batchnorm_backward",
-    "batchnorm_eps_outside_sqrt": "batchnorm_forward",
-    "batchnorm_inference_uses_batch_stats": "batchnorm_inference",
-    "batchnorm_unbiased_variance": "batchnorm_forward",
-    "batchnorm_wrong_axis": "batchnorm_forward",
-    "bce_naive_log": "binary_cross_entropy_with_logits",
-    "dense_dW_transposed": "dense_backward",
-    "dense_db_mean": "dense_backward",
-    "dense_forward_W_not_transposed": "dense_forward",
-    "dropout_backward_new_mask": "dropout_backward",
-    "dropout_global_random_state": "dropout_forward",
-    "dropout_keep_probability_confusion": "dropout_forward",
-    "dropout_no_rescale": "dropout_forward",
-    "gradients_forward_difference": "numerical_gradient",
-    "gradients_reshape_copy": "numerical_gradient",
-    "he_fan_out": "he_init",
-    "init_global_random_state": "small_init",
-    "layernorm_dgamma_wrong_axis": "layernorm_backward",
-    "layernorm_wrong_axis": "layernorm_forward",
-    "mse_missing_factor_two": "mse_loss",
-    "network_backward_no_relu_derivative": "network_backward",
-    "network_relu_on_output": "network_forward",
-    "relu_backward_dout_sign": "relu_backward",
-    "running_stats_in_place": "running_stats_update",
-    "running_stats_momentum_swapped": "running_stats_update",
-    "running_var_biased": "running_stats_update",
-    "sgd_rebinds": "sgd_step",
-    "sigmoid_overflow": "sigmoid_forward",
-    "softmax_missing_1_over_n": "softmax_cross_entropy",
-    "softmax_no_max_shift": "softmax_cross_entropy",
-    "tanh_backward_wrong_derivative": "tanh_backward",
-    "xavier_fan_in_only": "xavier_init",
-}
+from .mutants import MUTANTS, Mutant, MutantError, solution_region, write_submission
 
 
-def _topic(function):
-    return next(t for t, fs in TOPICS.items() if function in fs)
+def test_mutants_are_named_once_and_patch_a_function_of_their_topic():
+    names = [m.name for m in MUTANTS]
+    assert len(names) == len(set(names)) == 35
+    for m in MUTANTS:
+        assert m.function in TOPICS.get(m.topic, ()), f"{m.name}: {m.topic}.{m.function}"
+        assert m.mistake and "\n" not in m.mistake, m.name
 
 
-def test_every_mutant_folder_is_listed():
-    folders = {p.name for p in (HERE / "mutants").iterdir() if p.is_dir()}
-    assert folders == set(MUTANTS)
-    for name, function in MUTANTS.items():
-        files = [p.name for p in (HERE / "mutants" / name).glob("*.py")]
-        assert files == [f"{_topic(function)}.py"], f"{name}: {files}"
+def test_every_patch_applies_exactly_once_and_changes_the_file():
+    for m in MUTANTS:
+        original = m.path.read_text(encoding="utf-8")
+        first, stop = solution_region(original, m.function, m.path.name)
+        lines = original.splitlines(keepends=True)
+        head, region, tail = ("".join(lines[:first]), "".join(lines[first:stop]),
+                              "".join(lines[stop:]))
+        assert region.count(m.old) == 1, m.name
+        patched = m.source()
+        assert patched != original, m.name
+        # only the function's solution region changed, by exactly this substitution
+        assert patched.startswith(head) and patched.endswith(tail), m.name
+        assert patched[len(head):len(patched) - len(tail)] == region.replace(m.old, m.new)
+        compile(patched, f"{m.name}/{m.topic}.py", "exec")  # a syntax error would zero the topic
+
+
+STALE = [
+    ("batchnorm", "batchnorm_forward", "no such line", "occurs 0 times"),
+    ("batchnorm", "batchnorm_forward", "xmu", "occurs 4 times"),  # ambiguous
+    ("layernorm", "layernorm_forward", "d = xhat.shape[1]", "occurs 0 times"),  # other function
+]
+
+
+@pytest.mark.parametrize(("topic", "function", "old", "words"), STALE)
+def test_a_patch_that_does_not_match_fails_loudly(topic, function, old, words):
+    stale = Mutant("stale", topic, function, "a stale mutant", old, "x")
+    with pytest.raises(MutantError) as info:
+        stale.source()
+    message = str(info.value)
+    assert message.startswith(f"mutant stale: its old snippet {old!r} {words} in the "
+                              f"solution region of {function}() in solutions/{topic}.py")
+    assert "tests/grading/mutants.py" in message
+
+
+def test_a_patch_that_changes_nothing_or_a_missing_region_fails_loudly():
+    same = "invstd = 1.0 / np.sqrt(var + eps)"
+    with pytest.raises(MutantError, match="mutant same: its patch does not change"):
+        Mutant("same", "batchnorm", "batchnorm_forward", "no mistake", same, same).source()
+    with pytest.raises(MutantError, match=r"no top-level function nope\(\)"):
+        solution_region("def f():\n    pass\n", "nope")
+    with pytest.raises(MutantError, match="exactly one"):
+        solution_region("def f():\n    return 1\n", "f")
 
 
 def test_solutions_earn_full_marks(solutions_grade):
@@ -95,8 +97,8 @@ def test_stubs_fail_every_test(stubs_grade):
 @pytest.fixture(scope="module")
 def mutant_results(tmp_path_factory):
     subs = tmp_path_factory.mktemp("mutants")
-    for name in MUTANTS:
-        make_submission(subs / name, HERE / "mutants" / name)
+    for m in MUTANTS:
+        write_submission(m, subs / m.name)
     csv_path = subs / "grades.csv"
     results = grade_submissions(subs, csv_path, hidden=True, progress=False)
     return results, csv_path
@@ -105,8 +107,8 @@ def mutant_results(tmp_path_factory):
 def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solutions_grade):
     results, _ = mutant_results
     full = solutions_grade.by_topic()
-    for name, function in MUTANTS.items():
-        topic = _topic(function)
+    for m in MUTANTS:
+        name, function, topic = m.name, m.function, m.topic
         per = results[name].by_topic()
         assert per[topic]["score"] < full[topic]["max_score"], f"{name} kept all its points"
         lost = {r["function"] for r in results[name].records if r["status"] != "passed"}
@@ -121,7 +123,7 @@ def test_batch_grading_writes_a_grades_table(mutant_results, solutions_grade):
     with open(csv_path, newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", *TOPICS, "total"]
-    assert [r[0] for r in rows[1:-1]] == sorted(MUTANTS)
+    assert [r[0] for r in rows[1:-1]] == sorted(m.name for m in MUTANTS)
     assert rows[-1][0] == "max_points" and float(rows[-1][-1]) == solutions_grade.max_score
     for row in rows[1:-1]:
         assert sum(map(float, row[1:-1])) == float(row[-1]) == results[row[0]].score

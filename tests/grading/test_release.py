@@ -14,7 +14,8 @@ import pytest
 from nnlib.grading.release import build_release
 from nnlib.grading.topics import TOPICS
 
-from .conftest import HERE, ROOT, clean_env, run
+from .conftest import ROOT, clean_env, run
+from .mutants import MUTANTS
 
 ALLOWED = [
     r"README\.md", r"pyproject\.toml", r"\.gitignore",
@@ -57,7 +58,7 @@ def test_release_leaks_no_solution_and_no_hidden_test(release):
     hidden_names = set()
     for f in (ROOT / "tests" / "hidden").glob("test_*.py"):
         hidden_names |= set(re.findall(r"def (test_\w+)", f.read_text()))
-    mutants = {p.name for p in (HERE / "mutants").iterdir()}
+    mutants = {m.name for m in MUTANTS}
     assert hidden_names and mutants
     for rel in files:
         if rel.endswith(".h5"):
