@@ -6,12 +6,13 @@ Every generator takes an explicit ``rng``; nothing touches numpy's global random
 from __future__ import annotations
 
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from nnlib._files import atomic_h5
 
 __all__ = [
     "load_digits",
@@ -162,20 +163,9 @@ def save_h5(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     --------
     >>> save_h5("my_data.h5", X=X, y=y)  # doctest: +SKIP
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        umask = os.umask(0)  # mkstemp makes owner-only files; use the usual permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with h5py.File(tmp, "w") as f:
-            for name, a in arrays.items():
-                f.create_dataset(name, data=np.asarray(a))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_h5(path, "save_h5") as f:
+        for name, a in arrays.items():
+            f.create_dataset(name, data=np.asarray(a))
 
 
 def load_h5(path: str | os.PathLike, *names: str) -> dict[str, np.ndarray]:

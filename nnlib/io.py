@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import h5py
 import numpy as np
 
 from nnlib import layers as _layers
+from nnlib._files import atomic_h5
 from nnlib.module import Layer
 from nnlib.sequential import Sequential
 
@@ -49,17 +49,6 @@ class ModelFileError(ValueError):
 
 
 # --------------------------------------------------------------------------- save
-def _chmod_like_new_file(tmp: str) -> None:
-    """Give a temporary file the permissions a plainly created file would get.
-
-    ``tempfile.mkstemp`` creates files readable by their owner only; a saved model should
-    be as readable as any other file the user writes.
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-
-
 def _write(group: h5py.Group, layer: Layer) -> None:
     group.attrs["class"] = type(layer).__name__
     group.attrs["config"] = json.dumps(layer.config(), sort_keys=True)
@@ -99,25 +88,13 @@ def save(model: Layer, path: str | os.PathLike) -> None:
     """
     if not isinstance(model, Layer):
         raise TypeError(f"save: expected an nnlib Layer or Sequential, got {type(model).__name__}.")
-    path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"save: cannot write {path}: the folder {folder} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        _chmod_like_new_file(tmp)
-        with h5py.File(tmp, "w") as f:
-            from nnlib import __version__
+    with atomic_h5(path, "save") as f:
+        from nnlib import __version__
 
-            f.attrs["nnlib_format"] = FORMAT_NAME
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["nnlib_version"] = __version__
-            _write(f.create_group("model"), model)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        f.attrs["nnlib_format"] = FORMAT_NAME
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["nnlib_version"] = __version__
+        _write(f.create_group("model"), model)
 
 
 # --------------------------------------------------------------------------- load

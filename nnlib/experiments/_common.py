@@ -15,6 +15,7 @@ import numpy as np
 
 from nnlib import datasets
 from nnlib import functional as F
+from nnlib._files import atomic_h5
 from nnlib.layers import BatchNorm, Dense, LayerNorm, ReLU, Sigmoid, Tanh
 from nnlib.module import Layer
 from nnlib.sequential import Sequential
@@ -217,7 +218,7 @@ def save_results(result: Any, path: str | Path) -> Path:
                         f"got {type(result).__name__}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as f:
+    with atomic_h5(path, "save_results") as f:
         f.attrs["kind"] = type(result).__name__
         for field in dataclasses.fields(result):
             v = getattr(result, field.name)
