@@ -245,6 +245,7 @@ class WorkerSession:
         self.printed = 0
         self.startup_output = bytearray()
         self._next_id = 1
+        self._booting = False
         if self.uid is None and not box.sandboxed:
             # orphans of the worker become our children, so that we can end them
             _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -309,12 +310,23 @@ class WorkerSession:
         os.set_blocking(rfd, False)
         self.sock, self.out = parent, rfd
 
+    def prestart(self) -> None:
+        """Start a worker now without waiting for it (it boots while pytest collects)."""
+        if self.proc is None:
+            self._kill()
+            self.startup_output.clear()
+            self._spawn()
+            self.starts += 1
+            self._booting = True
+
     def start(self) -> None:
-        """Start a worker and wait for its hello."""
-        self._kill()
-        self.startup_output.clear()
-        self._spawn()
-        self.starts += 1
+        """Start a worker (unless one is booting) and wait for its hello."""
+        if not self._booting:
+            self._kill()
+            self.startup_output.clear()
+            self._spawn()
+            self.starts += 1
+        self._booting = False
         deadline = min(time.monotonic() + START_TIMEOUT, max(self.deadline, time.monotonic() + 1))
         try:
             header, _ = protocol.read_message(lambda n: self._read_exact(n, deadline))
@@ -330,7 +342,7 @@ class WorkerSession:
         self.startup_output.clear()
 
     def _alive(self) -> bool:
-        return self.proc is not None and self.sock is not None
+        return self.proc is not None and self.sock is not None and not self._booting
 
     def _kill(self, grace: bool = False) -> str:
         """Kill the worker and everything it started; return how it ended.
@@ -361,6 +373,7 @@ class WorkerSession:
                 with contextlib.suppress(OSError):
                     closer()
         self.sock, self.out = None, None
+        self._booting = False
         if proc is not None:
             self.gen += 1
             self.loaded.clear()

@@ -144,9 +144,11 @@ def with_layout(a: np.ndarray, layout: str) -> np.ndarray:
     if layout == "F" and a.ndim > 1:
         return np.asfortranarray(a)
     if layout == "S" and a.size > 1:
-        # a view with gaps in every dimension: reshape(-1) of it is a copy, as with a slice
-        big = np.empty(a.shape + (2,), dtype=a.dtype)
-        view = big[..., 0]
+        # a view with gaps, as a slice of a larger array is: reshape(-1) of it is a copy
+        if a.ndim == 1:
+            view = np.empty(2 * a.shape[0], dtype=a.dtype)[::2]
+        else:
+            view = np.empty(a.shape[:-1] + (a.shape[-1] + 1,), dtype=a.dtype)[..., :-1]
         view[...] = a
         return view
     return a

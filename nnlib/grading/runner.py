@@ -51,6 +51,10 @@ def main() -> None:
                                       timeout=cfg["timeout"], budget=cfg["budget"],
                                       total=cfg.get("total"))
         judge.set_current(session)
+        try:
+            session.prestart()
+        except judge.WorkerStartError:
+            pass  # reported when a test needs the worker
         emit({"protections": session.protections(), "sandboxed": box.sandboxed})
     collector = Collector(stream=events, timeout=cfg["timeout"], skip=cfg.get("skip", ()),
                           on_start=session.begin_test if session else None,
