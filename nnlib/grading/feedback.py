@@ -160,7 +160,9 @@ def exception_message(function: str, type_name: str, text: str,
         return cut(f"{function}: {type_name} (warnings count as errors): {text}{at}")
     message = f"{function} raised {type_name}: {text}{at}"
     if named is not None and is_shape_error(type_name, text):
-        message += shape_hint(function, named)
+        hint = shape_hint(function, named)
+        if hint:
+            message += "." + hint
     return cut(message)
 
 
