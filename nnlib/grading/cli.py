@@ -105,7 +105,9 @@ def _grade(args: argparse.Namespace) -> int:
                                         json_dir=args.json_dir, sandbox=args.sandbox)
             first = next(iter(results.values()))
             if first.protections:
-                print("Protections: " + "; ".join(first.protections) + ".")
+                shown = ["an unprivileged uid of its own per submission"
+                         if p.startswith("unprivileged uid") else p for p in first.protections]
+                print("Protections: " + "; ".join(shown) + ".")
             print(f"Graded {len(results)} submissions; grades written to {args.csv}")
             return 0
         if args.json:

@@ -226,7 +226,7 @@ class WorkerSession:
         self.total = round(float(total if total is not None else budget))
         self.deadline = time.monotonic() + self.budget
         self.uid = sandbox.own_uid(os.getpid())
-        self.limits = dict(sandbox.LIMITS, CPU=int(self.budget) + 10)
+        self.limits = dict(sandbox.LIMITS, CPU=int(self.total) + 10)
         self.dirs = sandbox.prepare(self.tmp, self.folder, self.uid)
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
@@ -252,14 +252,14 @@ class WorkerSession:
     # ---------------------------------------------------------- what the grader reports
     def protections(self) -> list[str]:
         """Human-readable list of the protections in force."""
-        out = ["separate worker process: student code never runs in the judge's process"]
+        out = ["separate worker process (student code never runs in the judge)"]
         if self.box.sandboxed:
             version = f" {self.box.version}" if self.box.version else ""
             out += [f"bubblewrap sandbox (bwrap{version})", "no network",
-                    "own pid namespace, private /tmp",
-                    "sees only Python and numpy (read-only) and its copy of the submission"]
+                    "own pid namespace and private /tmp",
+                    "only Python, numpy and the submission visible, read-only"]
         else:
-            out.append(f"no sandbox: {self.box.reason}; the worker can read what its user "
+            out.append(f"no sandbox ({self.box.reason}): the worker can read what its user "
                        "can read and use the network")
         if self.uid is not None:
             out.append(f"unprivileged uid {self.uid}")
@@ -268,9 +268,9 @@ class WorkerSession:
         lim = self.limits
         out.append(f"rlimits: AS {lim['AS'] >> 30} GiB, CPU {lim['CPU']} s, NPROC {lim['NPROC']}, "
                    f"FSIZE {lim['FSIZE'] >> 20} MiB")
-        out.append("clean environment, python -I -S (only numpy importable)")
-        out.append(f"time limits: {self.timeout:g} s per test, {self.total:g} s per submission, "
-                   "enforced by killing the worker")
+        out.append("clean environment, python -I -S")
+        out.append(f"timeouts {self.timeout:g} s per test, {self.total:g} s per submission "
+                   "(the worker is killed)")
         return out
 
     def shown_name(self, topic: str) -> str:
