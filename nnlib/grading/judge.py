@@ -245,6 +245,8 @@ class WorkerSession:
         self.startup_output = bytearray()
         self._next_id = 1
         self._booting = False
+        self._reader: protocol.Reader | None = None
+        self._read_deadline = float("inf")
         if self.uid is None and not box.sandboxed:
             # orphans of the worker become our children, so that we can end them
             _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -308,6 +310,7 @@ class WorkerSession:
         parent.setblocking(False)
         os.set_blocking(rfd, False)
         self.sock, self.out = parent, rfd
+        self._reader = protocol.Reader(self._recv)
 
     def prestart(self) -> None:
         """Start a worker now without waiting for it (it boots while pytest collects)."""
@@ -319,7 +322,21 @@ class WorkerSession:
             self._booting = True
 
     def start(self) -> None:
-        """Start a worker (unless one is booting) and wait for its hello."""
+        """Start a worker (unless one is booting) and wait for its hello.
+
+        With a sandbox that was not tried yet (``box.untried``) and that cannot start, fall
+        back to a worker without it, saying why in :meth:`protections`.
+        """
+        try:
+            self._start()
+        except WorkerStartError as e:
+            if not (self.box.sandboxed and self.box.untried):
+                raise
+            self.box = sandbox.Sandbox("none", reason=f"bwrap could not start a worker ({e})")
+            self._start()
+        self.box.untried = False
+
+    def _start(self) -> None:
         if not self._booting:
             self._kill()
             self.startup_output.clear()
@@ -372,6 +389,7 @@ class WorkerSession:
                 with contextlib.suppress(OSError):
                     closer()
         self.sock, self.out = None, None
+        self._reader = None
         self._booting = False
         if proc is not None:
             self.gen += 1
@@ -438,23 +456,25 @@ class WorkerSession:
             self._drain()
 
     def _read_exact(self, n: int, deadline: float) -> bytearray:
-        buf = bytearray(n)
-        view = memoryview(buf)
-        got = 0
-        while got < n:
+        self._read_deadline = deadline
+        if self._reader is None:
+            raise Closed("no worker")
+        return self._reader.read_exact(n)
+
+    def _recv(self, view: memoryview) -> int:
+        """One receive for :class:`protocol.Reader`.
+
+        Waits, draining the worker's output, until there is data or the deadline passes.
+        """
+        while True:
             if self.sock is None:
                 raise Closed("no worker")
             try:
-                k = self.sock.recv_into(view[got:], min(n - got, 1 << 22))
+                return self.sock.recv_into(view, min(len(view), 1 << 22))
             except BlockingIOError:
-                self._wait(deadline)
-                continue
+                self._wait(self._read_deadline)
             except ConnectionError:
-                k = 0
-            if k == 0:
-                raise Closed("the worker closed the connection")
-            got += k
-        return buf
+                return 0
 
     def _send(self, header: dict[str, Any], buffers: list[Any], deadline: float) -> None:
         for chunk in protocol.frame(header, buffers):

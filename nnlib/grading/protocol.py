@@ -62,20 +62,69 @@ class Closed(ProtocolError):
 
 
 # ------------------------------------------------------------------ framing
+SMALL = 1 << 20
+"""Messages up to this size are sent as one chunk (one system call, one wake-up)."""
+
+
 def frame(header: dict[str, Any], buffers: list[Any]) -> list[memoryview]:
     """The byte chunks of one message: ``header`` (JSON-able) and the raw ``buffers``."""
     data = json.dumps(header, separators=(",", ":"), allow_nan=True).encode("utf-8")
     views = [memoryview(b).cast("B") if not isinstance(b, bytes) else memoryview(b)
              for b in buffers]
     sizes = struct.pack(f"<{len(views)}Q", *(v.nbytes for v in views))
-    return [memoryview(_HEAD.pack(MAGIC, len(data), len(views)) + data + sizes),
-            *(v for v in views if v.nbytes)]
+    head = _HEAD.pack(MAGIC, len(data), len(views)) + data + sizes
+    if len(head) + sum(v.nbytes for v in views) <= SMALL:
+        return [memoryview(b"".join([head, *views]))]
+    return [memoryview(head), *(v for v in views if v.nbytes)]
 
 
 def send_message(sock: socket.socket, header: dict[str, Any], buffers: list[Any]) -> None:
     """Send one message on a blocking socket (see :func:`frame`)."""
     for chunk in frame(header, buffers):
         sock.sendall(chunk)
+
+
+class Reader:
+    """Buffered exact reads from a socket: few system calls for many small reads.
+
+    ``recv`` is called with a writable buffer and returns the number of bytes received
+    (0 at the end of the stream); it may block or wait for a deadline.
+    """
+
+    def __init__(self, recv: Callable[[memoryview], int]) -> None:
+        self.recv = recv
+        self.buf = bytearray()
+        self.pos = 0
+
+    def read_exact(self, n: int) -> bytearray:
+        """Exactly ``n`` bytes; raises :class:`Closed` when the stream ends first."""
+        have = len(self.buf) - self.pos
+        if have >= n:
+            out = self.buf[self.pos:self.pos + n]
+            self.pos += n
+            return out
+        out = bytearray(n)
+        view = memoryview(out)
+        view[:have] = self.buf[self.pos:]
+        self.buf, self.pos = bytearray(), 0
+        got = have
+        while got < n:
+            if n - got >= 1 << 16:  # large: straight into the result
+                k = self.recv(view[got:])
+                if k == 0:
+                    raise Closed("connection closed")
+                got += k
+                continue
+            chunk = bytearray(1 << 16)
+            k = self.recv(memoryview(chunk))
+            if k == 0:
+                raise Closed("connection closed")
+            take = min(k, n - got)
+            view[got:got + take] = chunk[:take]
+            got += take
+            if k > take:
+                self.buf, self.pos = chunk[take:k], 0
+        return out
 
 
 def read_message(read_exact: Callable[[int], bytearray]) -> tuple[dict[str, Any], list[bytearray]]:
@@ -103,20 +152,8 @@ def read_message(read_exact: Callable[[int], bytearray]) -> tuple[dict[str, Any]
 
 
 def blocking_reader(sock: socket.socket) -> Callable[[int], bytearray]:
-    """``read_exact`` for a blocking socket."""
-
-    def read_exact(n: int) -> bytearray:
-        buf = bytearray(n)
-        view = memoryview(buf)
-        got = 0
-        while got < n:
-            k = sock.recv_into(view[got:], min(n - got, 1 << 22))
-            if k == 0:
-                raise Closed("connection closed")
-            got += k
-        return buf
-
-    return read_exact
+    """``read_exact`` for a blocking socket (buffered)."""
+    return Reader(sock.recv_into).read_exact
 
 
 # ------------------------------------------------------------------ values

@@ -55,7 +55,6 @@ def main() -> None:
             session.prestart()
         except judge.WorkerStartError:
             pass  # reported when a test needs the worker
-        emit({"protections": session.protections(), "sandboxed": box.sandboxed})
     collector = Collector(stream=events, timeout=cfg["timeout"], skip=cfg.get("skip", ()),
                           on_start=session.begin_test if session else None,
                           on_finish=session.end_test if session else None)
@@ -72,6 +71,7 @@ def main() -> None:
         if session is not None:
             session.close()
             starts = session.starts
+            emit({"protections": session.protections(), "sandboxed": session.box.sandboxed})
         emit({"finished": code, "worker_starts": starts,
               "collect_errors": collector.collect_errors[:3]})
     os._exit(0)

