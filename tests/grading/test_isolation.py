@@ -349,3 +349,14 @@ def test_check_explains_shape_errors_and_stops_after_one_timeout(tmp_path):
     assert "check('initialization'): 0 of 2 tests passed." in out, out
     # two tests of he_init, one run of it: after its timeout the second test fails at once
     assert log.read_text().splitlines() == ["entered"]
+
+
+def test_a_sandbox_that_cannot_start_means_the_fallback_or_a_refusal(tmp_path, monkeypatch):
+    sub = make_submission(tmp_path / "ok")
+    monkeypatch.setattr(sandboxing, "find_bwrap", lambda: "/bin/false")  # a bwrap that fails
+    monkeypatch.setattr(sandboxing, "_chosen", {})
+    g = grade(sub, topics=["adam"])
+    assert not g.sandboxed and g.score == g.max_score
+    assert any("no sandbox (bwrap could not start" in p for p in g.protections), g.protections
+    with pytest.raises(SandboxRequired, match="cannot start"):
+        grade(sub, topics=["adam"], sandbox="require")
