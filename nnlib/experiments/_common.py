@@ -48,6 +48,46 @@ def single_threaded_blas(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class Claims:
+    """The claims an experiment supports, each checked with a margin: ``text -> bool``.
+
+    Trained networks at an edge of stability (large learning rates, batches of two, tiny
+    initial weights) amplify last-bit rounding differences, so their exact accuracies
+    differ from one CPU to another. What does not differ is the claim they support when
+    it is stated with a margin, and that is what a notebook compares exactly. Printing a
+    ``Claims`` gives one line per claim ending in ``True`` or ``False``.
+    """
+
+    def __init__(self, experiment: str) -> None:
+        self.experiment = experiment
+        self.items: list[tuple[str, bool]] = []
+
+    def add(self, text: str, holds: Any) -> None:
+        """Record one claim and whether it holds."""
+        self.items.append((text, bool(holds)))
+
+    def __bool__(self) -> bool:
+        return bool(self.items) and all(ok for _, ok in self.items)
+
+    def failed(self) -> list[str]:
+        """The texts of the claims that do not hold."""
+        return [text for text, ok in self.items if not ok]
+
+    def __str__(self) -> str:
+        lines = [f"claims of the {self.experiment}, checked with a margin:"]
+        lines += [f"  {text}: {ok}" for text, ok in self.items]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Claims({self.experiment!r}, {len(self.items)} claims, all hold: {bool(self)})"
+
+
+def value_at(grid: Sequence[float] | np.ndarray, values: np.ndarray, x: float) -> float | None:
+    """``values`` at the grid point equal to ``x`` (None when ``x`` is not on the grid)."""
+    hits = np.flatnonzero(np.isclose(np.asarray(grid, dtype=float), x))
+    return float(values[hits[0]]) if hits.size else None
+
+
 def _dtype(dtype: Any) -> np.dtype:
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
