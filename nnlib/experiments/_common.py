@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from nnlib import datasets
 from nnlib import functional as F
 from nnlib._files import atomic_h5
+from nnlib._runtime import single_threaded_blas  # noqa: F401  (re-exported)
 from nnlib.layers import BatchNorm, Dense, LayerNorm, ReLU, Sigmoid, Tanh
 from nnlib.module import Layer
 from nnlib.sequential import Sequential
@@ -26,26 +26,6 @@ __all__ = [
     "digits_split", "gaussian_weights", "make_mlp", "batch_indices", "train_step",
     "evaluate_model", "frozen_buffers", "save_results", "load_results",
 ]
-
-
-def single_threaded_blas(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``func`` with the BLAS limited to one thread, when threadpoolctl is available.
-
-    The experiments multiply small matrices (batches of 60 by 100 units) step after step;
-    extra BLAS threads only add synchronization, which on a busy machine with few cores
-    made them several times slower. Without threadpoolctl this is a no-op.
-    """
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - optional
-            return func(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
 class Claims:
