@@ -468,8 +468,14 @@ def write_json(result: Grade, path: str | os.PathLike[str]) -> None:
 
 
 def safe_cell(text: str) -> str:
-    """``text`` as a CSV cell that no spreadsheet reads as a formula (``'`` before it)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """``text`` as a CSV cell that no spreadsheet reads as a formula (``'`` before it).
+
+    ``max_points``, the name of the grades table's last row, gets the ``'`` too, so that a
+    student folder of that name cannot be taken for it.
+    """
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") or text == "max_points":
+        return "'" + text
+    return text
 
 
 def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:

@@ -55,8 +55,11 @@ def pytest_args(root: Path, paths: Iterable[Path], capture: str = "sys") -> list
 
     Use with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` in the environment.
     """
+    # no configuration file: the settings come on the command line (nothing left on disk)
+    config = ["-c", os.devnull, "-o", "filterwarnings=error"] if os.name == "posix" else [
+        "-c", _ini()]
     args = [
-        "-c", _ini(), "--rootdir", str(root), "--confcutdir", str(root / "tests"),
+        *config, "--rootdir", str(root), "--confcutdir", str(root / "tests"),
         "-p", "no:cacheprovider", "-p", "no:stepwise",
         "--assert=plain", f"--capture={capture}", "-q", "--no-header", "-rN",
         "--tb=no",  # records carry curated messages; tracebacks would only cost time
