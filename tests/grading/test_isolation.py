@@ -325,6 +325,7 @@ def test_output_paths_and_options_are_checked_before_grading(tmp_path):
     assert proc.returncode == 2 and "is a folder" in proc.stderr
     assert safe_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert safe_cell("-1+1") == "'-1+1" and safe_cell("alice") == "alice"
+    assert safe_cell("max_points") == "'max_points"  # never taken for the last row
 
 
 def test_require_sandbox_grades_only_in_the_sandbox(tmp_path):
