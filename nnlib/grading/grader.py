@@ -529,8 +529,13 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
         for i, (name, result) in enumerate(pool.map(one, entries), 1):
             results[name] = result
             if progress:
-                print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
-                      f"{_fmt_points(result.max_score)}", flush=True)
+                try:
+                    print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
+                          f"{_fmt_points(result.max_score)}", flush=True)
+                except BrokenPipeError:  # `... | head`: keep grading, write the results
+                    progress = False
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
     topics = [t for t in TOPICS if any(c["topic"] == t for c in collected)]
     out = io.StringIO()
     writer = csv.writer(out)
