@@ -181,8 +181,9 @@ def gradcheck(
 def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e-7) -> bool:
     """Print whether ``ours`` matches ``reference`` exactly, closely, or not at all.
 
-    Use it on every intermediate of a derivation (mu, var, xhat, ...) to find the first
-    one that goes wrong.
+    A difference is reported on two lines: the relative error, then the worst entry (its
+    index, both values and their difference). Use it on every intermediate of a derivation
+    (mu, var, xhat, ...) to find the first one that goes wrong.
 
     Parameters
     ----------
@@ -210,6 +211,9 @@ def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e
     if err <= rtol:
         print(f"{name}: close (max difference {diff.max():.1e}, relative error {err:.1e})")
         return True
-    print(f"{name}: DIFFERENT (max difference {diff.max():.1e} at index {tuple(map(int, worst))}: "
-          f"ours {a[worst]:.6g} vs reference {b[worst]:.6g}; relative error {err:.1e})")
+    # Two short lines rather than one long one; "+ 0.0" prints a negative zero as 0.
+    ours_w, ref_w = float(a[worst]) + 0.0, float(b[worst]) + 0.0
+    print(f"{name}: DIFFERENT (relative error {err:.1e})\n"
+          f"    worst entry {tuple(map(int, worst))}: ours {ours_w:.6g}, reference {ref_w:.6g}, "
+          f"difference {diff.max():.1e}")
     return False

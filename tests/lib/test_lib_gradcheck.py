@@ -123,6 +123,17 @@ def test_compare_prints_the_three_outcomes(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "same: exact"
     assert lines[1].startswith("close: close (max difference 1.0e-12")
-    assert lines[2].startswith("far: DIFFERENT (max difference 5.0e-01 at index (1,): ours 2 vs "
-                               "reference 2.5")
-    assert lines[3] == "shape: SHAPE MISMATCH, ours (3,) vs reference (2,)"
+    assert lines[2] == "far: DIFFERENT (relative error 6.4e-02)"
+    assert lines[3] == "    worst entry (1,): ours 2, reference 2.5, difference 5.0e-01"
+    assert lines[4] == "shape: SHAPE MISMATCH, ours (3,) vs reference (2,)"
+
+
+def test_compare_prints_negative_zero_as_zero_and_keeps_lines_short(capsys):
+    # A ReLU backward gives -0.0 where the mask is off (dout * 0 with dout < 0).
+    ours = np.array([[0.5, -0.110034], [0.0, 1.0]])
+    reference = np.array([[0.5, -0.0], [0.0, 1.0]])
+    assert not compare("statistics over the rows (axis=1)", ours, reference)
+    out = capsys.readouterr().out
+    assert "-0 " not in out and "-0," not in out and not out.rstrip().endswith("-0")
+    assert "reference 0," in out
+    assert all(len(line) <= 90 for line in out.splitlines())
