@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from nnlib import functional as F
+from nnlib._runtime import progress_bar, single_threaded_blas
 from nnlib.module import Layer
 from nnlib.optim import Optimizer
 from nnlib.sequential import Sequential
@@ -194,6 +195,7 @@ class _Mode:
 
 
 # --------------------------------------------------------------------------- public API
+@single_threaded_blas
 def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Model outputs for ``X`` in inference mode; the previous mode is restored afterwards.
 
@@ -218,6 +220,7 @@ def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.nd
                                for i in range(0, X.shape[0], batch_size)])
 
 
+@single_threaded_blas
 def evaluate(
     model: Layer,
     X: np.ndarray,
@@ -257,6 +260,7 @@ def evaluate(
     return float(value), _accuracy(pred, y, kind)
 
 
+@single_threaded_blas
 def fit(
     model: Layer,
     X: np.ndarray,
@@ -361,9 +365,7 @@ def fit(
 
     bar = None
     if verbose == 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, desc="fit", unit="epoch", leave=True)
+        bar = progress_bar(total=epochs, desc="fit", unit="epoch", leave=True)
     try:
         # Divergence is reported below as a FloatingPointError naming the epoch and step,
         # so numpy's overflow warnings on the way there would only be noise.
