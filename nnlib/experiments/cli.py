@@ -42,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="floating-point precision of data and weights (float64)")
     p.add_argument("--lr", type=float, default=None,
                    help="override the learning rate (not for 'lr', which sweeps it)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar (figure1; it is hidden anyway "
-                        "when stderr is not a terminal)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide the progress bar (figure1; it is hidden anyway when stderr is "
+                        "not a terminal)")
     p.set_defaults(func=run)
 
 

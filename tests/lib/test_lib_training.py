@@ -74,14 +74,21 @@ def test_verbose_0_prints_nothing_and_verbose_2_prints_lines(digits_split, capsy
     assert len(lines) == 2 and lines[1].startswith("epoch 2: loss ")
 
 
-def test_verbose_1_shows_a_progress_bar(digits_split, capsys):
+def test_verbose_1_shows_a_progress_bar_on_a_terminal(digits_split, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
     Xtr, _, ytr, _ = digits_split
     rng = np.random.default_rng(0)
     model = small_net(rng)
     nnlib.fit(model, Xtr[:100], ytr[:100], optimizer=nnlib.SGD(model, lr=0.1), epochs=2,
               rng=rng)
-    err = capsys.readouterr().err
-    assert "2/2" in err and "loss" in err
+    assert "2/2" in err.getvalue() and "loss" in err.getvalue()
 
 
 def test_divergence_raises_naming_epoch_and_step(rng):
