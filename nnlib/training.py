@@ -15,7 +15,10 @@ name                       kernel in nnlib.functional          targets ``y``
 =========================  ==================================  ==================================
 
 The model outputs *logits* for both cross-entropies (no softmax or sigmoid layer at the
-end). Accuracy is reported for the two cross-entropies only.
+end). Accuracy is reported for the two cross-entropies only. A callable with an attribute
+``loss_kind`` of "multiclass", "binary" or "regression" is treated like the named loss of
+that kind (targets checked, accuracy reported); the student's losses of
+:func:`nnlib.grading.student_layers` carry it.
 """
 
 from __future__ import annotations
@@ -92,7 +95,10 @@ class History:
 # --------------------------------------------------------------------------- helpers
 def _resolve_loss(loss: str | LossFn, who: str) -> tuple[LossFn, str]:
     if callable(loss):
-        return loss, "custom"
+        kind = getattr(loss, "loss_kind", "custom")
+        if kind not in ("multiclass", "binary", "regression"):
+            kind = "custom"
+        return loss, kind
     try:
         return LOSSES[loss]
     except (KeyError, TypeError):
@@ -249,7 +255,7 @@ def evaluate(
     loss : float
     accuracy : float or None
         Fraction of correct predictions for the two cross-entropies; None for "mse" and
-        callable losses.
+        callable losses (unless their ``loss_kind`` is "multiclass" or "binary").
     """
     model = _check_model(model, "evaluate")
     fn, kind = _resolve_loss(loss, "evaluate")

@@ -142,6 +142,27 @@ def test_callable_loss_is_used(rng):
     assert hist.accuracy == [] and len(hist.loss) == 2
 
 
+def test_callable_loss_with_a_kind_reports_accuracy(rng, digits_split):
+    Xtr, Xte, ytr, yte = digits_split
+
+    def loss(pred, target):
+        return nnlib.functional.softmax_cross_entropy(pred, target)
+
+    loss.loss_kind = "multiclass"
+    model = nnlib.Sequential([nnlib.Dense(64, 10, rng=rng)])
+    hist = nnlib.fit(model, Xtr, ytr, loss=loss, optimizer=nnlib.SGD(model, lr=0.5), epochs=2,
+                     rng=rng, verbose=0, validation_data=(Xte, yte))
+    assert len(hist.accuracy) == len(hist.val_accuracy) == 2
+    assert nnlib.evaluate(model, Xte, yte, loss=loss) == nnlib.evaluate(model, Xte, yte)
+    with pytest.raises(TypeError, match="needs integer labels"):  # the targets are checked
+        nnlib.fit(model, Xtr, ytr.astype(float), loss=loss, optimizer=nnlib.SGD(model, lr=0.1),
+                  epochs=1, rng=rng, verbose=0)
+    loss.loss_kind = "something else"  # not a kind: an ordinary callable
+    hist = nnlib.fit(model, Xtr, ytr, loss=loss, optimizer=nnlib.SGD(model, lr=0.1), epochs=1,
+                     rng=rng, verbose=0)
+    assert hist.accuracy == []
+
+
 def test_batches_are_a_permutation_without_replacement(rng):
     seen = []
 
