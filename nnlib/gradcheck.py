@@ -99,6 +99,12 @@ def numerical_gradient(
     -------
     ndarray, same shape as ``x``
         ``(L(x + h e_i) - L(x - h e_i)) / (2h)`` for every entry i.
+
+    Notes
+    -----
+    The exercise of notebook 01, ``numerical_gradient(f, x, h)``, handles a scalar ``f``
+    only, so its third argument is the step size; here the third is ``dout``. Pass the
+    step by name (``h=...``) to avoid the mix-up.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError("numerical_gradient: x must be a floating numpy array (float64 "

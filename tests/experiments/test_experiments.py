@@ -225,7 +225,7 @@ def test_loss_landscape_smoother_with_bn(seed):
     beta = {k: np.median(v) for k, v in r.beta_smoothness().items()}
     assert beta["batchnorm"] < 0.5 * beta["baseline"]  # measured 0.26-0.37
     # the median loss range is NOT smaller with BN on every seed (ratio 0.77-1.12 over five
-    # seeds at 600 steps), so neither this test nor notebook 06 claims it
+    # seeds at 600 steps), so neither this test nor notebook 07 claims it
     assert r.loss_range()["batchnorm"].shape == r.loss_range()["baseline"].shape
 
 
