@@ -231,7 +231,9 @@ def plot_lr_robustness(result: LRSweepResult, figsize: tuple[float, float] = (9,
     a1.legend()
     a2.set_xlabel("learning rate")
     a2.set_ylabel("final training loss")
-    a2.set_title("dotted: diverged", fontsize=9)
+    diverged = sum(int(np.sum(~np.isfinite(result.train_loss[k]))) for k in result.train_loss)
+    a2.set_title("dotted: a run whose loss diverged" if diverged else
+                 "every run's loss stayed finite", fontsize=9)
     a2.legend()
     fig.suptitle(f"{result.setup['steps']} SGD steps per run", fontsize=10)
     fig.tight_layout()
@@ -402,7 +404,8 @@ def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] 
     cmap = plt.get_cmap("viridis")
     S = len(result.scales)
     for i, s in enumerate(result.scales):
-        a2.semilogy(layers, np.maximum(result.activation_std["baseline"][i], 1e-12), "-o", ms=3,
+        std = result.activation_std["baseline"][i]   # unclipped: the table shows the same values
+        a2.semilogy(layers, np.where(std > 0, std, np.nan), "-o", ms=3,
                     color=cmap(i / max(S - 1, 1)), label=f"std {s:g}")
     bn = result.activation_std["batchnorm"]
     a2.semilogy(layers, bn.mean(axis=0), "C3:", lw=2, label="with BN (all scales)")
