@@ -220,6 +220,32 @@ def test_interactive_figure_builds_controls_and_draws_the_defaults():
     assert out.outputs[0]["data"]["image/png"] != first_png
 
 
+def test_widgets_display_a_sentence_as_plain_text_not_their_repr():
+    """What JupyterLab shows for an untrusted notebook, and viewers without JavaScript."""
+    import ipywidgets as widgets
+    from IPython.core.formatters import DisplayFormatter
+
+    from nnlib.plotting import explained_box, interactive_figure
+
+    box = interactive_figure(_draw_factory([]), name="training-explorer", lr=[0.01, 0.1],
+                             init=["small", "xavier"], width=(1, 8))
+    data, _ = DisplayFormatter().format(box)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    assert data["text/plain"] == ("Interactive training explorer: controls for lr, init and "
+                                  "width redraw a figure; run this cell to use it.")
+    assert "children=" in repr(box)  # the repr itself stays ipywidgets' (for debugging)
+
+    custom = interactive_figure(_draw_factory([]), name="t", text="Explorer: run the cell.",
+                                lr=[0.1, 1.0])
+    assert DisplayFormatter().format(custom)[0]["text/plain"] == "Explorer: run the cell."
+
+    plain = explained_box([widgets.IntSlider()], "A slider: run this cell to use it.")
+    assert isinstance(plain, widgets.VBox)
+    assert DisplayFormatter().format(plain)[0]["text/plain"] == "A slider: run this cell to use it."
+    with pytest.raises(ValueError, match="non-empty"):
+        explained_box([], " ")
+
+
 def test_interactive_figure_ids_are_deterministic_and_unique():
     import re
 

@@ -138,7 +138,10 @@ _WIDGETS_MADE = 0
 def coupling_widget(demo: CouplingDemo) -> Any:
     """An ipywidgets slider for the moved example's value, redrawing bars for the three modes.
 
-    Black ticks mark the outputs before the change. Returns the widget (display it).
+    Black ticks mark the outputs before the change. Returns the widget (display it); its
+    plain-text form, shown where the live widget cannot be (an untrusted notebook, a viewer
+    without JavaScript), says what it is and to run the cell
+    (:func:`nnlib.plotting.explained_box`).
 
     Notes
     -----
@@ -148,6 +151,8 @@ def coupling_widget(demo: CouplingDemo) -> Any:
     """
     import ipywidgets as widgets
     from matplotlib.figure import Figure
+
+    from nnlib.plotting import explained_box
 
     global _WIDGETS_MADE
     n = _WIDGETS_MADE
@@ -180,5 +185,7 @@ def coupling_widget(demo: CouplingDemo) -> Any:
 
     slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, out], layout=widgets.Layout(model_id=mid("box-layout")),
-                        model_id=mid("box"))
+    text = (f"Interactive BatchNorm coupling demo (a slider for example {demo.index}): "
+            "run this cell to use it.")
+    return explained_box([slider, out], text, layout=widgets.Layout(model_id=mid("box-layout")),
+                         model_id=mid("box"))

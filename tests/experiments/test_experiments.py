@@ -227,6 +227,17 @@ def test_coupling_widget_builds():
     assert ex.coupling_widget(demo).model_id != w.model_id  # ids stay unique per session
 
 
+def test_coupling_widget_explains_itself_in_plain_text():
+    from IPython.core.formatters import DisplayFormatter
+
+    w = ex.coupling_widget(ex.coupling_demo(np.random.default_rng(1)))
+    data, _ = DisplayFormatter().format(w)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    text = data["text/plain"]
+    assert "coupling" in text and "run this cell" in text and len(text) <= 90
+    assert "children=" not in text and "Slider(" not in text
+
+
 # ----------------------------------------------------------------------------- plots
 def test_plots_return_figures(fig1):
     figs = [ex.plot_figure1(fig1),
