@@ -15,7 +15,10 @@ name                       kernel in nnlib.functional          targets ``y``
 =========================  ==================================  ==================================
 
 The model outputs *logits* for both cross-entropies (no softmax or sigmoid layer at the
-end). Accuracy is reported for the two cross-entropies only.
+end). Accuracy is reported for the two cross-entropies only. A callable with an attribute
+``loss_kind`` of "multiclass", "binary" or "regression" is treated like the named loss of
+that kind (targets checked, accuracy reported); the student's losses of
+:func:`nnlib.grading.student_layers` carry it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from nnlib import functional as F
+from nnlib._runtime import progress_bar, single_threaded_blas
 from nnlib.module import Layer
 from nnlib.optim import Optimizer
 from nnlib.sequential import Sequential
@@ -91,7 +95,10 @@ class History:
 # --------------------------------------------------------------------------- helpers
 def _resolve_loss(loss: str | LossFn, who: str) -> tuple[LossFn, str]:
     if callable(loss):
-        return loss, "custom"
+        kind = getattr(loss, "loss_kind", "custom")
+        if kind not in ("multiclass", "binary", "regression"):
+            kind = "custom"
+        return loss, kind
     try:
         return LOSSES[loss]
     except (KeyError, TypeError):
@@ -216,6 +223,7 @@ class _Mode:
 
 
 # --------------------------------------------------------------------------- public API
+@single_threaded_blas
 def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Model outputs for ``X`` in inference mode; the previous mode is restored afterwards.
 
@@ -240,6 +248,7 @@ def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.nd
                                for i in range(0, X.shape[0], batch_size)])
 
 
+@single_threaded_blas
 def evaluate(
     model: Layer,
     X: np.ndarray,
@@ -268,7 +277,7 @@ def evaluate(
     loss : float
     accuracy : float or None
         Fraction of correct predictions for the two cross-entropies; None for "mse" and
-        callable losses.
+        callable losses (unless their ``loss_kind`` is "multiclass" or "binary").
     """
     model = _check_model(model, "evaluate")
     fn, kind = _resolve_loss(loss, "evaluate")
@@ -279,6 +288,7 @@ def evaluate(
     return float(value), _accuracy(pred, y, kind)
 
 
+@single_threaded_blas
 def fit(
     model: Layer,
     X: np.ndarray,
@@ -384,9 +394,7 @@ def fit(
 
     bar = None
     if verbose == 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, desc="fit", unit="epoch", leave=True)
+        bar = progress_bar(total=epochs, desc="fit", unit="epoch", leave=True)
     try:
         # Divergence is reported below as a FloatingPointError naming the epoch and step,
         # so numpy's overflow warnings on the way there would only be noise.

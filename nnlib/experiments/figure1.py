@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlib._runtime import progress_bar
 from nnlib.experiments._common import (
     _dtype,
     batch_indices,
@@ -259,8 +260,7 @@ def batchnorm_figure1(
     batches = batch_indices(len(Xtr), batch_size, batch_rng)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="figure1", unit="step")
+        bar = progress_bar(total=steps, desc="figure1", unit="step")
     j = 0
     measure(j)
     j += 1

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from nnlib.experiments._common import (
+    Claims,
     _dtype,
     batch_indices,
     describe,
@@ -20,6 +21,7 @@ from nnlib.experiments._common import (
     register_result,
     single_threaded_blas,
     train_step,
+    value_at,
 )
 from nnlib.module import Layer
 from nnlib.optim import SGD
@@ -31,6 +33,24 @@ __all__ = [
 ]
 
 NETS = ("baseline", "batchnorm")
+
+
+def _on_grid(grid: np.ndarray, values: np.ndarray, points: tuple[float, ...]) -> np.ndarray:
+    """``values`` at those of ``points`` that are on ``grid`` (NaN, a divergence, counts as 0)."""
+    found = [value_at(grid, values, x) for x in points]
+    return np.nan_to_num(np.array([v for v in found if v is not None], dtype=float), nan=0.0)
+
+
+def _in_range(grid: np.ndarray, values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``values`` at the grid points in [lo, hi] (NaN, a divergence, counts as 0)."""
+    keep = (grid >= lo * (1 - 1e-9)) & (grid <= hi * (1 + 1e-9))
+    return np.nan_to_num(np.asarray(values, dtype=float)[keep], nan=0.0)
+
+
+def _add(claims: Claims, text: str, values: np.ndarray, test: Any) -> None:
+    """Add the claim ``text`` when the sweep measured any of the values it is about."""
+    if values.size:
+        claims.add(text, bool(np.all(test(values))))
 
 
 def _train(model: Layer, lr: float, X: np.ndarray, y: np.ndarray, steps: int, batch_size: int,
@@ -112,6 +132,23 @@ class LRSweepResult:
                  self.train_loss["baseline"][i], self.train_loss["batchnorm"][i]]
                 for i, lr in enumerate(self.lrs)]
         return _table(["lr", "acc base", "acc BN", "loss base", "loss BN"], rows)
+
+    def claims(self) -> Claims:
+        """What the sweep shows, each with a margin that rounding differences cannot cross.
+
+        Only claims about learning rates the sweep measured are listed.
+        """
+        c = Claims("learning-rate sweep")
+        base, bn, lrs = self.test_accuracy["baseline"], self.test_accuracy["batchnorm"], self.lrs
+        _add(c, "without BN, test accuracy above 90% at lr 1 and 3",
+             _on_grid(lrs, base, (1.0, 3.0)), lambda v: v > 0.9)
+        _add(c, "without BN, at chance (below 20%) at every lr from 10 up",
+             _in_range(lrs, base, 10.0, np.inf), lambda v: v < 0.2)
+        _add(c, "with BN, above 90% at every lr from 0.1 to 10",
+             _in_range(lrs, bn, 0.1, 10.0), lambda v: v > 0.9)
+        _add(c, "with BN, still above 50% at lr 30", _on_grid(lrs, bn, (30.0,)),
+             lambda v: v > 0.5)
+        return c
 
 
 @single_threaded_blas
@@ -233,11 +270,39 @@ class InitSweepResult:
     def table(self) -> str:
         """One row per scale: accuracy and training loss of both networks."""
         rows = [[f"{s:g}", self.test_accuracy["baseline"][i], self.test_accuracy["batchnorm"][i],
-                 self.train_loss["baseline"][i], self.train_loss["batchnorm"][i],
-                 self.activation_std["baseline"][i, -1]]
+                 self.train_loss["baseline"][i], self.train_loss["batchnorm"][i]]
                 for i, s in enumerate(self.scales)]
-        return _table(["init std", "acc base", "acc BN", "loss base", "loss BN",
-                       "last-layer act. std at init (base)"], rows)
+        return _table(["init std", "acc base", "acc BN", "loss base", "loss BN"], rows)
+
+    def activation_table(self) -> str:
+        """One row per scale: std of the first, middle and last hidden layer at init.
+
+        Measured before any training step, so these numbers do not depend on how a CPU
+        rounds (unlike the trained accuracies of :meth:`table`).
+        """
+        std = self.activation_std
+        depth = std["baseline"].shape[1]
+        picks = sorted({0, depth // 2, depth - 1})
+        rows = [[f"{s:g}", *(std["baseline"][i, j] for j in picks), std["batchnorm"][i, -1]]
+                for i, s in enumerate(self.scales)]
+        return _table(["init std", *(f"layer {j + 1} (base)" for j in picks),
+                       f"layer {depth} (BN)"], rows)
+
+    def claims(self) -> Claims:
+        """What the sweep shows, each with a margin that rounding differences cannot cross."""
+        c = Claims("initial-scale sweep")
+        base, bn, sc = self.test_accuracy["baseline"], self.test_accuracy["batchnorm"], self.scales
+        good = (0.1, 0.3)
+        others = tuple(float(s) for s in sc if not any(np.isclose(s, g) for g in good))
+        _add(c, "without BN, std 0.1 and 0.3 reach 90% test accuracy",
+             _on_grid(sc, base, good), lambda v: v > 0.9)
+        _add(c, "without BN, every other std stays at chance (below 20%)",
+             _on_grid(sc, base, others), lambda v: v < 0.2)
+        _add(c, "with BN, every std from 0.03 to 1 reaches 90%",
+             _in_range(sc, bn, 0.03, 1.0), lambda v: v > 0.9)
+        _add(c, "with BN, every std learns something (above 30%; chance is 10%)",
+             np.nan_to_num(bn, nan=0.0), lambda v: v > 0.3)
+        return c
 
 
 def _hidden_output_std(model: Layer, X: np.ndarray) -> np.ndarray:
@@ -391,6 +456,23 @@ class BatchSizeResult:
                  self.mismatch()[i]] for i, b in enumerate(self.batch_sizes)]
         return _table(["batch", "acc base", "acc BN eval", "acc BN train-mode",
                        "train - eval"], rows)
+
+    def claims(self) -> Claims:
+        """What the sweep shows, each with a margin that rounding differences cannot cross."""
+        c = Claims("batch-size sweep")
+        b, t = self.batch_sizes.astype(float), self.test_accuracy
+        two_bn = _on_grid(b, t["batchnorm_eval"], (2,))
+        two_base = _on_grid(b, t["baseline"], (2,))
+        if two_bn.size:
+            c.add("batches of 2: BN in eval mode below 60%, the plain network above 85%",
+                  bool(two_bn[0] < 0.6 and two_base[0] > 0.85))
+        _add(c, "with batches of 4 to 16, BN in eval mode is above 90%",
+             _in_range(b, t["batchnorm_eval"], 4, 16), lambda v: v > 0.9)
+        _add(c, "with batches of 4, evaluating with batch statistics loses more than 0.1",
+             _on_grid(b, -self.mismatch(), (4,)), lambda v: v > 0.1)
+        _add(c, "from batches of 16 on, batch and running statistics differ by under 0.05",
+             _in_range(b, np.abs(self.mismatch()), 16, np.inf), lambda v: v < 0.05)
+        return c
 
 
 def _train_mode_accuracy(model: Layer, X: np.ndarray, y: np.ndarray, batch_size: int,

@@ -28,7 +28,7 @@ from nnlib.grading.topics import TOPICS
 
 __all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results"]
 
-STATUS_ORDER = ("passed", "failed", "not implemented")
+STATUS_ORDER = ("passed", "failed", "waiting", "not implemented")
 
 
 @dataclass
@@ -62,7 +62,10 @@ class Grade:
             elif all(r["status"] == "not implemented" for r in failed) and len(failed) == len(mine):
                 status = "not implemented"
             else:
-                status = f"failed {len(failed)} of {len(mine)}"
+                waiting = sum(r["status"] == "waiting" for r in failed)
+                status = f"failed {len(failed) - waiting} of {len(mine)}"
+                if waiting:  # judged only once the function they depend on passes
+                    status += f", {waiting} waiting"
             out[topic] = {
                 "score": sum(r["score"] for r in mine),
                 "max_score": sum(r["points"] for r in mine),
@@ -76,7 +79,8 @@ class Grade:
 def _first_message(failed: list[dict[str, Any]]) -> str:
     if not failed:
         return ""
-    function, message = failed[0]["function"], failed[0]["message"]
+    first = min(failed, key=lambda r: r["status"] == "waiting")  # the cause before its effects
+    function, message = first["function"], first["message"]
     return message if message.startswith(function) else f"{function}: {message}"
 
 

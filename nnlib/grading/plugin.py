@@ -23,6 +23,7 @@ from typing import IO, Any
 import pytest
 
 from nnlib.grading.impl import ImplementationError, display_path, impl_dir
+from nnlib.grading.testing import Waiting
 
 DEFAULT_TIMEOUT = 10.0
 MAX_MESSAGE = 600
@@ -73,7 +74,8 @@ def failure_message(excinfo: pytest.ExceptionInfo[BaseException], folder: Path,
                     timeout: float | None) -> tuple[str, str]:
     """Return ``(status, message)`` for a failed test.
 
-    ``status`` is "not implemented" for a stub that raises NotImplementedError, "failed"
+    ``status`` is "not implemented" for a stub that raises NotImplementedError, "waiting"
+    when a function the test needs first fails its own tests (:class:`Waiting`), "failed"
     otherwise. The message names the student's file and line for errors raised there;
     it never quotes the test's source.
     """
@@ -90,6 +92,8 @@ def failure_message(excinfo: pytest.ExceptionInfo[BaseException], folder: Path,
         return "not implemented", f"{function} is not implemented yet"
     if isinstance(e, ImplementationError):
         return "failed", _short(str(e))
+    if isinstance(e, Waiting):  # the function this test needs first fails its own tests
+        return "waiting", _short(str(e))
     if isinstance(e, AssertionError):
         return "failed", _short(str(e) or "assertion failed")
     text = str(e)

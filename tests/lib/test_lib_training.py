@@ -74,14 +74,21 @@ def test_verbose_0_prints_nothing_and_verbose_2_prints_lines(digits_split, capsy
     assert len(lines) == 2 and lines[1].startswith("epoch 2: loss ")
 
 
-def test_verbose_1_shows_a_progress_bar(digits_split, capsys):
+def test_verbose_1_shows_a_progress_bar_on_a_terminal(digits_split, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
     Xtr, _, ytr, _ = digits_split
     rng = np.random.default_rng(0)
     model = small_net(rng)
     nnlib.fit(model, Xtr[:100], ytr[:100], optimizer=nnlib.SGD(model, lr=0.1), epochs=2,
               rng=rng)
-    err = capsys.readouterr().err
-    assert "2/2" in err and "loss" in err
+    assert "2/2" in err.getvalue() and "loss" in err.getvalue()
 
 
 def test_divergence_raises_naming_epoch_and_step(rng):
@@ -133,6 +140,27 @@ def test_callable_loss_is_used(rng):
                      batch_size=20, rng=rng, verbose=0)
     assert calls == [(20, 1), (20, 1), (10, 1)] * 2
     assert hist.accuracy == [] and len(hist.loss) == 2
+
+
+def test_callable_loss_with_a_kind_reports_accuracy(rng, digits_split):
+    Xtr, Xte, ytr, yte = digits_split
+
+    def loss(pred, target):
+        return nnlib.functional.softmax_cross_entropy(pred, target)
+
+    loss.loss_kind = "multiclass"
+    model = nnlib.Sequential([nnlib.Dense(64, 10, rng=rng)])
+    hist = nnlib.fit(model, Xtr, ytr, loss=loss, optimizer=nnlib.SGD(model, lr=0.5), epochs=2,
+                     rng=rng, verbose=0, validation_data=(Xte, yte))
+    assert len(hist.accuracy) == len(hist.val_accuracy) == 2
+    assert nnlib.evaluate(model, Xte, yte, loss=loss) == nnlib.evaluate(model, Xte, yte)
+    with pytest.raises(TypeError, match="needs integer labels"):  # the targets are checked
+        nnlib.fit(model, Xtr, ytr.astype(float), loss=loss, optimizer=nnlib.SGD(model, lr=0.1),
+                  epochs=1, rng=rng, verbose=0)
+    loss.loss_kind = "something else"  # not a kind: an ordinary callable
+    hist = nnlib.fit(model, Xtr, ytr, loss=loss, optimizer=nnlib.SGD(model, lr=0.1), epochs=1,
+                     rng=rng, verbose=0)
+    assert hist.accuracy == []
 
 
 def test_batches_are_a_permutation_without_replacement(rng):
