@@ -99,6 +99,12 @@ def numerical_gradient(
     -------
     ndarray, same shape as ``x``
         ``(L(x + h e_i) - L(x - h e_i)) / (2h)`` for every entry i.
+
+    Notes
+    -----
+    The exercise of notebook 01, ``numerical_gradient(f, x, h)``, handles a scalar ``f``
+    only, so its third argument is the step size; here the third is ``dout``. Pass the
+    step by name (``h=...``) to avoid the mix-up.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError("numerical_gradient: x must be a floating numpy array (float64 "
@@ -223,7 +229,8 @@ def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e
     one that goes wrong. What it prints does not depend on how the CPU rounds: "match"
     means equal up to float64 rounding (relative error below 1e-12, which covers two
     formulas computing the same thing in a different order), "close" means within
-    ``rtol``, and only a real difference is printed with its digits.
+    ``rtol``, and only a real difference is printed with its digits, on two lines: the
+    relative error, then the worst entry (index, both values, their difference).
 
     Parameters
     ----------
@@ -251,6 +258,8 @@ def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e
         return True
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
     worst = np.unravel_index(int(np.nanargmax(diff)) if diff.size else 0, diff.shape)
-    print(f"{name}: DIFFERENT (max difference {diff.max():.1e} at index {tuple(map(int, worst))}: "
-          f"ours {_num(a[worst])} vs reference {_num(b[worst])}; relative error {err:.1e})")
+    # Two short lines rather than one that wraps in a notebook.
+    print(f"{name}: DIFFERENT (relative error {err:.1e})\n"
+          f"    worst entry {tuple(map(int, worst))}: ours {_num(a[worst])}, "
+          f"reference {_num(b[worst])}, difference {diff.max():.1e}")
     return False

@@ -120,6 +120,28 @@ def _check_model(model: object, who: str) -> Layer:
     return model
 
 
+def _check_optimizer_owns(model: Layer, optimizer: Any, who: str) -> None:
+    """Refuse an optimizer holding a parameter that is not one of ``model``'s.
+
+    Such an optimizer (e.g. built on another model's ``parameters()``) would train nothing
+    and silently change the other model's weights. An optimizer over a subset of the
+    model's parameters (fine-tuning some layers) is fine.
+    """
+    params = getattr(optimizer, "params", None)
+    if params is None:
+        return
+    owned = {(id(p.layer), p.key) for p in model.parameters()}
+    foreign = [p for p in params
+               if hasattr(p, "layer") and (id(p.layer), getattr(p, "key", None)) not in owned]
+    if foreign:
+        p = foreign[0]
+        raise ValueError(
+            f"{who}: the optimizer updates {len(foreign)} of its {len(params)} parameters that "
+            f"are not the model's (the first: {p.key!r} of {p.layer!r}), so training would "
+            f"change another model and leave this one as it is; build the optimizer from this "
+            f"model, e.g. optimizer=nnlib.{type(optimizer).__name__}(model.parameters(), ...).")
+
+
 def _check_X(X: Any, who: str, name: str = "X") -> np.ndarray:
     X = np.asarray(X)
     if X.ndim != 2:
@@ -342,6 +364,7 @@ def fit(
     if not hasattr(optimizer, "step"):
         raise TypeError(f"{who}: optimizer must be an nnlib optimizer such as "
                         f"nnlib.SGD(model.parameters(), lr=0.1), got {type(optimizer).__name__}.")
+    _check_optimizer_owns(model, optimizer, who)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{who}: pass rng=np.random.default_rng(seed) to shuffle the data; "
                         f"got {type(rng).__name__}.")

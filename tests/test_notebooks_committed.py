@@ -4,6 +4,7 @@ nbval only compares cells that have a stored execution count, so an unexecuted n
 would pass strict nbval vacuously; this test closes that hole.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -71,3 +72,46 @@ def test_excused_cells_are_few_and_each_has_a_verdict_beside_it():
                 f"numbers support, ending in ': True' (e.g. print(result.claims()))")
             assert ": False" not in printed, f"{where}: a claim beside it does not hold"
     assert len(excused) < 0.1 * total, f"too many cells excused from nbval: {excused}"
+
+
+def test_metadata_is_what_a_readme_install_writes():
+    """A fresh clone opens unmodified: JupyterLab rewrites a kernelspec or language_info that
+    differs from the running kernel's, marking the notebook modified (and autosave writes it).
+
+    The kernelspec must be the installed ``python3`` one (ipykernel's "Python 3 (ipykernel)"),
+    language_info what ipykernel reports, except ``version``: that is the Python the notebooks
+    were executed with (JupyterLab updates it under another Python version).
+    """
+    from ipykernel.ipkernel import IPythonKernel
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    kernelspec = {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+    info = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        fix = f"run `python scripts/run_notebooks.py --metadata-only {path.name}`"
+        assert nb.metadata.get("kernelspec") == kernelspec, f"{path.name}: kernelspec; {fix}"
+        stored = dict(nb.metadata.get("language_info", {}))
+        version = stored.pop("version", "")
+        assert stored == info, f"{path.name}: language_info; {fix}"
+        assert re.fullmatch(r"3\.\d+\.\d+", version), f"{path.name}: language_info.version"
+
+
+WIDGET_REPR = re.compile(r"\b\w+\((children|value|options|description|outputs)=")
+
+
+def test_widget_outputs_are_stored_as_a_sentence_only():
+    """No widget state, no live view (useless without a kernel), and a text/plain that says
+    what the widget is instead of ipywidgets' repr (see scripts/run_notebooks.py)."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
+        for i, c in enumerate(nb.cells):
+            for out in c.get("outputs", []):
+                data = out.get("data", {})
+                assert "application/vnd.jupyter.widget-view+json" not in data, (
+                    f"{path.name} cell {i} stores a widget view")
+                text = "".join(data.get("text/plain", ""))
+                assert not WIDGET_REPR.search(text), (
+                    f"{path.name} cell {i} shows a raw widget repr: {text[:80]!r}")

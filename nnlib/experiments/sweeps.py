@@ -231,7 +231,9 @@ def plot_lr_robustness(result: LRSweepResult, figsize: tuple[float, float] = (9,
     a1.legend()
     a2.set_xlabel("learning rate")
     a2.set_ylabel("final training loss")
-    a2.set_title("dotted: diverged", fontsize=9)
+    diverged = sum(int(np.sum(~np.isfinite(result.train_loss[k]))) for k in result.train_loss)
+    a2.set_title("dotted: a run whose loss diverged" if diverged else
+                 "every run's loss stayed finite", fontsize=9)
     a2.legend()
     fig.suptitle(f"{result.setup['steps']} SGD steps per run", fontsize=10)
     fig.tight_layout()
@@ -385,8 +387,12 @@ def init_scale_sweep(
     return InitSweepResult(np.asarray(scales, dtype=float), acc, loss, stds, setup)
 
 
-def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (9, 3.3)) -> Any:
-    """Left: final test accuracy against the init scale. Right: activation std per layer."""
+def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (10, 3.3)) -> Any:
+    """Left: final test accuracy against the init scale. Right: activation std per layer.
+
+    The stds are drawn as measured, however small (only an exact 0 is left out of the log
+    axis), and the right panel's legend sits outside it, so that no curve is hidden.
+    """
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=80)
@@ -402,14 +408,15 @@ def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] 
     cmap = plt.get_cmap("viridis")
     S = len(result.scales)
     for i, s in enumerate(result.scales):
-        a2.semilogy(layers, np.maximum(result.activation_std["baseline"][i], 1e-12), "-o", ms=3,
+        std = result.activation_std["baseline"][i]   # unclipped: the table shows the same values
+        a2.semilogy(layers, np.where(std > 0, std, np.nan), "-o", ms=3,
                     color=cmap(i / max(S - 1, 1)), label=f"std {s:g}")
     bn = result.activation_std["batchnorm"]
-    a2.semilogy(layers, bn.mean(axis=0), "C3:", lw=2, label="with BN (all scales)")
+    a2.semilogy(layers, bn.mean(axis=0), "C3:", lw=2, label="with BN\n(all scales)")
     a2.set_xlabel("hidden layer")
     a2.set_ylabel("std of activations at init")
-    a2.set_title("without BN (with BN: dotted)", fontsize=9)
-    a2.legend(fontsize=7, ncol=2)
+    a2.set_title("without BN, by initial weight std (with BN: dotted)", fontsize=9)
+    a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -554,9 +561,14 @@ def batch_size_effect(
 
 
 def plot_batch_size_effect(result: BatchSizeResult,
-                           figsize: tuple[float, float] = (6, 3.3)) -> Any:
-    """Test accuracy against batch size: baseline, BN eval mode, BN train mode."""
+                           figsize: tuple[float, float] = (7.5, 3.3)) -> Any:
+    """Test accuracy against batch size: baseline, BN eval mode, BN train mode.
+
+    The x axis is logarithmic with one labelled tick per batch size (no minor ticks); the
+    legend sits to the right of the axes.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     fig, ax = plt.subplots(figsize=figsize, dpi=80)
     b = result.batch_sizes
@@ -564,11 +576,12 @@ def plot_batch_size_effect(result: BatchSizeResult,
     ax.semilogx(b, t["baseline"], "k--o", label="without BN")
     ax.semilogx(b, t["batchnorm_eval"], "C3-o", label="BN, eval mode (running stats)")
     ax.semilogx(b, t["batchnorm_train"], "C0-s", label="BN, train mode (batch stats)")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(b)
     ax.set_xticklabels([str(int(x)) for x in b])
     ax.set_xlabel("batch size")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{result.setup['epochs']} epochs each, lr {result.setup['lr']:g}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig

@@ -225,7 +225,7 @@ def test_loss_landscape_smoother_with_bn(seed):
     beta = {k: np.median(v) for k, v in r.beta_smoothness().items()}
     assert beta["batchnorm"] < 0.5 * beta["baseline"]  # measured 0.26-0.37
     # the median loss range is NOT smaller with BN on every seed (ratio 0.77-1.12 over five
-    # seeds at 600 steps), so neither this test nor notebook 06 claims it
+    # seeds at 600 steps), so neither this test nor notebook 07 claims it
     assert r.loss_range()["batchnorm"].shape == r.loss_range()["baseline"].shape
 
 
@@ -263,6 +263,17 @@ def test_coupling_widget_builds():
     assert ex.coupling_widget(demo).model_id != w.model_id  # ids stay unique per session
 
 
+def test_coupling_widget_explains_itself_in_plain_text():
+    from IPython.core.formatters import DisplayFormatter
+
+    w = ex.coupling_widget(ex.coupling_demo(np.random.default_rng(1)))
+    data, _ = DisplayFormatter().format(w)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    text = data["text/plain"]
+    assert "coupling" in text and "run this cell" in text and len(text) <= 90
+    assert "children=" not in text and "Slider(" not in text
+
+
 # ----------------------------------------------------------------------------- plots
 def test_plots_return_figures(fig1):
     figs = [ex.plot_figure1(fig1),
@@ -275,4 +286,32 @@ def test_plots_return_figures(fig1):
     for f in figs:
         assert isinstance(f, matplotlib.figure.Figure)
     assert len(figs[0].axes) == 3
+    plt.close("all")
+
+
+def test_plots_show_the_measured_values_and_legends_leave_the_data_free():
+    # the init sweep's vanishing stds are drawn as measured, not clipped at some floor
+    init = ex.init_scale_sweep(scales=(0.001, 1.0), depth=8, width=16, steps=2)
+    tiny = init.activation_std["baseline"][0, -1]
+    assert 0 < tiny < 1e-15
+    fig = ex.plot_init_scale_sweep(init)
+    lines = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "std 0.001"]
+    assert np.nanmin(lines[0].get_ydata()) == tiny
+    assert fig.axes[1].get_ylim()[0] <= tiny
+    # legends outside the data area: to the right of the axes, or below all panels
+    fig.canvas.draw()
+    for ax in fig.axes[1:]:
+        assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
+    fig1 = ex.plot_figure1(ex.batchnorm_figure1(steps=20, eval_every=10))
+    fig1.canvas.draw()
+    assert all(ax.get_legend() is None for ax in fig1.axes) and len(fig1.legends) == 1
+    assert fig1.legends[0].get_window_extent().y1 <= min(
+        ax.get_window_extent().y0 for ax in fig1.axes)
+    # the batch-size axis labels exactly the batch sizes (no colliding minor-tick labels)
+    bsz = ex.plot_batch_size_effect(ex.batch_size_effect(batch_sizes=(2, 4, 60), epochs=1,
+                                                         hidden=(10,)))
+    bsz.canvas.draw()
+    ax = bsz.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "60"]
+    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
     plt.close("all")

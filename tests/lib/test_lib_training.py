@@ -305,3 +305,32 @@ def test_fit_a_single_layer(digits_split):
     hist = nnlib.fit(model, Xtr, ytr, optimizer=nnlib.SGD(model, lr=0.5), epochs=10, rng=rng,
                      validation_data=(Xte, yte), verbose=0)
     assert hist.val_accuracy[-1] > 0.9
+
+
+@pytest.mark.parametrize("make_opt", [lambda p: nnlib.SGD(p, lr=0.1, momentum=0.9),
+                                      lambda p: nnlib.Adam(p, lr=0.01)], ids=["SGD", "Adam"])
+def test_fit_refuses_an_optimizer_of_another_model(rng, make_opt):
+    model, other = small_net(rng), small_net(rng)
+    X, y = rng.random((8, 64)), rng.integers(0, 10, 8)
+    snapshot = [p.value.copy() for m in (model, other) for p in m.parameters()]
+    with pytest.raises(ValueError, match=r"not the model's.*model\.parameters\(\)"):
+        nnlib.fit(model, X, y, optimizer=make_opt(other.parameters()), epochs=1, rng=rng,
+                  verbose=0)
+    # refused before any step: neither model changed
+    after = [p.value for m in (model, other) for p in m.parameters()]
+    assert all(np.array_equal(a, b) for a, b in zip(snapshot, after, strict=True))
+    # a mix (one foreign parameter among the model's own) is refused too
+    mixed = make_opt(model.parameters() + other.parameters()[:1])
+    with pytest.raises(ValueError, match="1 of its 5 parameters"):
+        nnlib.fit(model, X, y, optimizer=mixed, epochs=1, rng=rng, verbose=0)
+
+
+def test_fit_accepts_an_optimizer_over_part_of_the_model(rng):
+    model = small_net(rng)
+    first = model.layers[0]
+    W0, W_last = first.params["W"].copy(), model.layers[-1].params["W"].copy()
+    X, y = rng.random((8, 64)), rng.integers(0, 10, 8)
+    nnlib.fit(model, X, y, optimizer=nnlib.SGD(model.layers[-1].parameters(), lr=0.1), epochs=1,
+              rng=rng, verbose=0)
+    assert np.array_equal(first.params["W"], W0)  # frozen
+    assert not np.array_equal(model.layers[-1].params["W"], W_last)  # trained
