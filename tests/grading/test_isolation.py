@@ -10,6 +10,7 @@ lives in test_hostile*.py.)
 import hashlib
 import os
 import textwrap
+import uuid
 
 import pytest
 
@@ -27,7 +28,7 @@ from .conftest import ROOT, clean_env, make_submission, run
 
 BOX = sandboxing.choose("auto")
 MODES = ["auto", "off"] if BOX.sandboxed else ["off"]
-MARKER = "nnlib-isolation-marker-7f3a"
+MARKER = f"nnlib-isolation-marker-{uuid.uuid4().hex}"  # unique to this run
 
 
 def _write(folder, topic, source):
