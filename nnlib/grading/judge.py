@@ -45,6 +45,8 @@ __all__ = ["WorkerSession", "RemoteImpl", "RemoteFunction", "Handle", "current",
 
 MAX_OUTPUT = 1_000_000
 """Bytes a test's calls may print before the test fails (debug prints fine, floods not)."""
+MAX_HANDLES = 10_000
+"""Most opaque values (handles) the judge accepts in one reply."""
 START_TIMEOUT = 30.0
 """Seconds a worker may take to start and say hello."""
 
@@ -536,6 +538,9 @@ class WorkerSession:
 
     def _special(self, node: dict[str, Any], dec: Decoder) -> Any:
         if "$h" in node and type(node["$h"]) is int:
+            dec.handles = getattr(dec, "handles", 0) + 1
+            if dec.handles > MAX_HANDLES:
+                raise ProtocolError(f"more than {MAX_HANDLES} opaque values in one reply")
             handle = _handle_class(node.get("ty"))(node["$h"], self.gen)
             weakref.finalize(handle, self._release, self.gen, node["$h"])
             return handle
