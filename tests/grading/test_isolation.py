@@ -9,6 +9,7 @@ lives in test_hostile*.py.)
 
 import hashlib
 import os
+import sys
 import textwrap
 import uuid
 
@@ -105,7 +106,8 @@ def dense_forward(x, W, b):
         env=int("NNLIB_ROOT" in os.environ or "NNLIB_IMPL" in os.environ),
         root=int(os.getuid() == 0),
     )
-    raise ValueError("probe " + " ".join(f"{k}={v}" for k, v in flags.items()))
+    raise ValueError("probe " + " ".join(f"{k}={v}" for k, v in flags.items())
+                     + " " + repr(sys.path[:3]))
 
 def dense_backward(dz, cache):
     raise NotImplementedError
@@ -129,7 +131,10 @@ def test_student_code_cannot_reach_the_course_the_grader_or_the_network(tmp_path
         assert flags["sol"] == flags["hidden"] == flags["net"] == "0", flags
     else:
         assert not g.sandboxed and any("no sandbox" in p for p in g.protections)
-    assert str(ROOT) not in message
+    assert str(ROOT) not in message and "lib/python" in message  # sys.path, cleaned:
+    for prefix in {sys.base_prefix, sys.prefix}:
+        if prefix not in ("/usr", "/usr/local"):
+            assert prefix + os.sep not in message, message
 
 
 HOSTILE_ACTIVATIONS = """
