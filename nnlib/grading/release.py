@@ -121,33 +121,14 @@ results.json
 COURSE_ASSETS = (".png", ".jpg", ".jpeg", ".svg", ".gif")
 
 
-RUNTIME_TEST_DEPS = ('"pytest>=8"', '"pytest-timeout>=2.2"')
-"""Needed by ``check()`` and ``nnlib grade``, so the release installs them by default."""
-
-
-def _add_dependencies(text: str) -> str:
-    lines = text.splitlines(keepends=True)
-    in_project = False
-    for i, line in enumerate(lines):
-        if line.startswith("["):
-            in_project = line.strip() == "[project]"
-        elif in_project and line.replace(" ", "").startswith("dependencies=["):
-            present = "".join(lines[i:]).split("]", 1)[0]
-            extra = [f"    {dep},\n" for dep in RUNTIME_TEST_DEPS
-                     if dep.split(">")[0] not in present]
-            if line.rstrip().endswith("]"):  # a one-line list
-                break
-            return "".join(lines[: i + 1] + extra + lines[i + 1:])
-    raise ReleaseError("pyproject.toml: cannot find a multi-line [project] dependencies list")
-
-
 def release_pyproject(text: str) -> str:
     """The repository's pyproject.toml for the release.
 
-    Its pytest section runs the public tests without nbval, and pytest with pytest-timeout
-    become ordinary dependencies, so that ``pip install -e .`` suffices to grade.
+    Its pytest section runs the public tests without nbval. pytest and pytest-timeout are
+    already runtime dependencies of nnlib (``check()`` and ``nnlib grade`` need them), so
+    ``pip install -e .`` suffices to grade.
     """
-    lines = _add_dependencies(text).splitlines(keepends=True)
+    lines = text.splitlines(keepends=True)
     try:
         start = next(i for i, line in enumerate(lines)
                      if line.strip() == "[tool.pytest.ini_options]")
