@@ -49,3 +49,13 @@ def stubs_grade():
     from nnlib.grading.grader import grade
 
     return grade("exercises", hidden=True)
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory):
+    """The student release, built once per test process: ``(folder, files)``."""
+    from nnlib.grading.release import build_release
+
+    out = tmp_path_factory.mktemp("release") / "course-release"
+    files = build_release(out)
+    return out, files
