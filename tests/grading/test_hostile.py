@@ -591,9 +591,14 @@ def _hidden_lines() -> set[str]:
 
 
 class Guard:
-    """What must not change on the instructor's side: snapshot, compare, put back."""
+    """What must not change on the instructor's side: snapshot, compare, put back.
 
-    def __init__(self) -> None:
+    Only what an attack of this run wrote is put back (every attack writes its run's
+    token), so that an edit made meanwhile by a person is reported but never undone.
+    """
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = [t.encode() for t in tokens]
         self.files = _instructor_files()
         self.bytecode = _bytecode()
         self.site = _site_entries()
@@ -609,22 +614,33 @@ class Guard:
             or (k not in self.bytecode and not _honest_bytecode(k, v)))
         run.new_site_entries = sorted(_site_entries() - self.site)
 
+    def _ours(self, path: Path) -> bool:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        return any(t in data for t in self.tokens)
+
     def restore(self, run: ClassRun) -> None:
-        """Put back whatever an attack changed, so that a failure damages nothing."""
-        for rel in run.changed_files:
+        """Put back whatever an attack of this run changed, so that a failure damages nothing."""
+        for rel in run.changed_files or []:
             p = ROOT / rel
-            if rel in self.files:
-                p.write_bytes(self.files[rel])
-            elif p.exists():
+            if p.is_file() and self._ours(p):
+                if rel in self.files:
+                    p.write_bytes(self.files[rel])
+                else:
+                    p.unlink()
+        for rel in run.poisoned_bytecode or []:
+            p = ROOT / rel
+            if self._ours(p):
+                if rel in self.bytecode:
+                    p.write_bytes(self.bytecode[rel])
+                else:
+                    p.unlink(missing_ok=True)
+        for entry in run.new_site_entries or []:
+            p = Path(SITE, entry)
+            if p.is_file() and self._ours(p):
                 p.unlink()
-        for rel in run.poisoned_bytecode:
-            if rel in self.bytecode:
-                (ROOT / rel).write_bytes(self.bytecode[rel])
-            else:
-                (ROOT / rel).unlink(missing_ok=True)
-        for entry in run.new_site_entries:
-            if entry.startswith("hostile-") or entry == "sitecustomize.py":
-                Path(SITE, entry).unlink(missing_ok=True)
 
 
 @dataclass
@@ -707,7 +723,7 @@ def hostile() -> Session:
             _prepare(run, values)
         if isolate:  # one attack at a time, the instructor's files put back after each
             for run in runs.values():
-                guard = Guard()
+                guard = Guard([r.token for r in runs.values()])
                 guards.append((guard, [run]))
                 seen = len(listener.received)
                 _grade_runs([run], 1)
@@ -715,7 +731,7 @@ def hostile() -> Session:
                 guard.changes(run)
                 guard.restore(run)
         else:
-            guard = Guard()
+            guard = Guard([r.token for r in runs.values()])
             guards.append((guard, list(runs.values())))
             _grade_runs(list(runs.values()), PARALLEL_RUNS)
             session.later = _later_student(tmp_root, run_token)
