@@ -99,7 +99,7 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
               "(or `pip install -e \".[dev]\"` in the course folder) and restart the kernel.")
         return False
 
-    from nnlib.grading.impl import display_path, find_root, impl_dir
+    from nnlib.grading.impl import display_path, find_root, impl_dir, local_checks
     from nnlib.grading.plugin import DEFAULT_TIMEOUT, Collector, pytest_args
 
     if topic not in TOPICS:
@@ -113,11 +113,11 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
     root = find_root()
     test_file = root / "tests" / "public" / f"test_{topic}.py"
     shown_file = display_path(impl_dir() / f"{topic}.py")
-    # an endless loop is stopped by SIGALRM; without it (Windows), pytest-timeout would end
-    # the whole process, the notebook's kernel, so there the kernel's interrupt button it is
+    # an endless loop is stopped by SIGALRM, once per function; without SIGALRM (Windows)
+    # the kernel's interrupt button it is
     timeout = DEFAULT_TIMEOUT if hasattr(signal, "SIGALRM") else 0.0
     collector = Collector(functions=functions or None, timeout=timeout)
-    args = pytest_args(root, [test_file], timeout=timeout)
+    args = pytest_args(root, [test_file])
     sink = io.StringIO()
     # a private configuration: no third-party plugins, no options from the environment
     overrides = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": None,
@@ -130,7 +130,8 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
         else:
             os.environ[key] = value
     try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), \
+                local_checks(timeout or None):
             code = pytest.main(args, plugins=[collector])
     finally:
         sys.path[:] = saved_path

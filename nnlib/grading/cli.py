@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,24 +15,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``grade`` and ``release`` sub-commands to the ``nnlib`` parser."""
     g = sub.add_parser(
         "grade", help="grade exercise implementations with the public (and hidden) tests",
-        description="Grade the exercises: runs the tests in a subprocess per submission, "
-                    "prints a table per exercise and ends with 'Score: X / Y'.")
+        description="Grade the exercises. The tests run in a trusted judge process; the "
+                    "student's code runs in a separate worker process, in a bubblewrap "
+                    "sandbox where one can start. Prints a table per exercise, the first "
+                    "failure of each, the protections in force, and ends with "
+                    "'Score: X / Y'. Exit status 0 when grading ran (whatever the score), "
+                    "2 for usage or setup errors.")
     g.add_argument("--impl", default="exercises",
-                   help="'exercises' (default), 'solutions', or a submission folder holding "
-                        "the exercise files")
-    g.add_argument("--hidden", action="store_true", help="add the hidden tests (instructors)")
-    g.add_argument("--json", metavar="FILE", help="write a Gradescope results.json")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds per test (default {DEFAULT_TIMEOUT:g})")
-    g.add_argument("--topics", help="comma-separated exercise topics (default: all)")
+                   help="what to grade: 'exercises' (default), 'solutions', or a submission "
+                        "folder (the exercise files, or exercises/ inside it, or one "
+                        "sub-folder holding them)")
+    g.add_argument("--hidden", action="store_true",
+                   help="add the hidden tests (instructors; needs tests/hidden)")
+    g.add_argument("--json", metavar="FILE",
+                   help="also write a Gradescope results.json to FILE (written atomically)")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                   help=f"seconds per test and per call of a student function (default "
+                        f"{DEFAULT_TIMEOUT:g}); a submission gets 30 times this in all")
+    g.add_argument("--topics", metavar="A,B",
+                   help="comma-separated exercise topics to grade (default: all)")
+    box = g.add_mutually_exclusive_group()
+    box.add_argument("--require-sandbox", dest="sandbox", action="store_const",
+                     const="require", default="auto",
+                     help="refuse to grade unless the bubblewrap sandbox can start")
+    box.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
+                     help="run the worker without the sandbox (still a separate process)")
     g.add_argument("--submissions", metavar="DIR",
-                   help="grade every sub-folder of DIR (one per student) in parallel")
-    g.add_argument("--csv", metavar="FILE", default="grades.csv",
-                   help="with --submissions: the grades table to write (default grades.csv)")
+                   help="grade every sub-folder of DIR (one per student) in parallel; "
+                        "needs --csv")
+    g.add_argument("--csv", metavar="FILE",
+                   help="with --submissions: the grades table to write, one row per "
+                        "sub-folder plus a max_points row")
     g.add_argument("--json-dir", metavar="DIR",
                    help="with --submissions: also write DIR/<student>.json (Gradescope)")
-    g.add_argument("--jobs", type=int, default=None,
-                   help="with --submissions: parallel gradings (default: all cores)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="with --submissions: gradings in parallel (default: one per core)")
     g.set_defaults(func=_grade)
 
     r = sub.add_parser(
@@ -39,15 +57,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write the student release into OUTDIR from an explicit allowlist "
                     "(no solutions, no hidden tests), or, with --stubs-only, regenerate "
                     "exercises/ from solutions/.")
-    r.add_argument("outdir", nargs="?", help="folder to create")
+    r.add_argument("outdir", nargs="?", help="folder to create (not with --stubs-only)")
     r.add_argument("--stubs-only", action="store_true",
                    help="only regenerate exercises/ from solutions/")
     r.add_argument("--force", action="store_true", help="replace OUTDIR if it exists")
     r.set_defaults(func=_release)
 
 
+def _usage(message: str) -> int:
+    print(f"nnlib grade: {message}", file=sys.stderr)
+    return 2
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from nnlib.grading.grader import format_table, grade, grade_submissions, write_json
+    from nnlib.grading.grader import (
+        check_output_path,
+        format_table,
+        grade,
+        grade_submissions,
+        write_json,
+    )
     from nnlib.grading.impl import ImplementationError
     from nnlib.grading.topics import TOPICS
 
@@ -56,24 +85,53 @@ def _grade(args: argparse.Namespace) -> int:
         topics = [t.strip() for t in args.topics.split(",") if t.strip()]
         unknown = [t for t in topics if t not in TOPICS]
         if unknown:
-            print(f"nnlib grade: unknown topic(s) {', '.join(unknown)}; "
-                  f"choose from {', '.join(TOPICS)}", file=sys.stderr)
-            return 2
+            return _usage(f"unknown topic(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(TOPICS)}")
+    class_only = [name for name, value in (("--csv", args.csv), ("--json-dir", args.json_dir),
+                                           ("--jobs", args.jobs)) if value is not None]
+    if class_only and not args.submissions:
+        return _usage(f"{', '.join(class_only)} only work with --submissions DIR")
+    if args.submissions and not args.csv:
+        return _usage("--submissions needs --csv FILE (the grades table to write)")
+    if args.submissions and (args.json or args.topics):
+        return _usage("--json and --topics grade one submission; with --submissions use "
+                      "--json-dir")
+    if args.timeout <= 0:
+        return _usage("--timeout must be positive")
     try:
         if args.submissions:
             results = grade_submissions(args.submissions, args.csv, hidden=args.hidden,
                                         timeout=args.timeout, jobs=args.jobs,
-                                        json_dir=args.json_dir)
+                                        json_dir=args.json_dir, sandbox=args.sandbox)
+            first = next(iter(results.values()))
+            if first.protections:
+                shown = ["an unprivileged uid of its own per submission"
+                         if p.startswith("unprivileged uid") else p for p in first.protections]
+                print("Protections: " + "; ".join(shown) + ".")
             print(f"Graded {len(results)} submissions; grades written to {args.csv}")
             return 0
-        result = grade(args.impl, hidden=args.hidden, timeout=args.timeout, topics=topics)
+        if args.json:
+            check_output_path(args.json, "results file")
+        result = grade(args.impl, hidden=args.hidden, timeout=args.timeout, topics=topics,
+                       sandbox=args.sandbox)
     except ImplementationError as e:
-        print(f"nnlib grade: {e}", file=sys.stderr)
-        return 2
-    print(format_table(result, width=shutil.get_terminal_size((120, 20)).columns))
+        return _usage(str(e))
+    _print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120)))
     if args.json:
-        write_json(result, args.json)
+        try:
+            write_json(result, args.json)
+        except OSError as e:
+            return _usage(f"cannot write {args.json}: {e}")
     return 0
+
+
+def _print(text: str) -> None:
+    """Print, and end quietly when the reader went away (``nnlib grade | head``)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _release(args: argparse.Namespace) -> int:

@@ -1,20 +1,31 @@
 """Grade exercise implementations: one submission, or a whole class in parallel.
 
-Each submission runs in its own subprocess (:mod:`nnlib.grading.runner`), which streams
-one event per test to a file. If the subprocess dies (``os._exit``, a crash) or stops
-making progress, the test it was running fails with a clear message and the remaining
-tests run in a fresh subprocess, so one broken function never costs the other exercises
-their points.
+Grading runs in two roles (see docs/grading.md):
+
+- the **judge** (:mod:`nnlib.grading.runner`), one trusted process per submission: pytest
+  with the tests, nnlib and the reference. It gives every point.
+- the **worker** (:mod:`nnlib.grading.worker`), one untrusted process per submission, in a
+  bubblewrap sandbox where one can start: it loads only the student's files (with numpy)
+  and runs the calls the judge sends it (:mod:`nnlib.grading.judge`).
+
+This module prepares a private copy of the hand-in (:mod:`nnlib.grading.submission`),
+starts the judge, reads its records, and alone writes the results: the table, Gradescope's
+``results.json`` and the class's ``grades.csv``, each written atomically after every
+process of the submission has ended. If the judge itself stops (it should not: no student
+code runs in it), the test it was running fails and the remaining tests run in a new judge.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnlib.grading import sandbox as sandboxing
 from nnlib.grading.impl import ImplementationError, find_root, impl_dir
 from nnlib.grading.plugin import DEFAULT_TIMEOUT
+from nnlib.grading.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.topics import TOPICS
 
-__all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results"]
+__all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results",
+           "write_json", "SandboxRequired", "check_output_path", "collect"]
 
 STATUS_ORDER = ("passed", "failed", "not implemented")
+BUDGET_PER_TIMEOUT = 30
+"""A submission's overall time limit is this many per-test timeouts (at least a minute)."""
+
+
+class SandboxRequired(ImplementationError):
+    """``sandbox="require"`` (``--require-sandbox``) and the sandbox cannot start here."""
 
 
 @dataclass
@@ -38,6 +58,12 @@ class Grade:
     records: list[dict[str, Any]]
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)
+    """The protections in force while the student's code ran (human-readable)."""
+    sandboxed: bool = False
+    """True when the worker ran in the bubblewrap sandbox."""
+    note: str = ""
+    """How the hand-in was read, when it was not flat (e.g. ``exercises/`` inside it)."""
 
     @property
     def score(self) -> float:
@@ -50,25 +76,30 @@ class Grade:
         return sum(r["points"] for r in self.records)
 
     def by_topic(self) -> dict[str, dict[str, Any]]:
-        """``{topic: {"score", "max_score", "passed", "tests", "status", "message"}}``."""
+        """``{topic: {"score", "max_score", "tests", "status", "message"}}``."""
         out: dict[str, dict[str, Any]] = {}
         for topic in TOPICS:
             mine = [r for r in self.records if r["topic"] == topic]
             if not mine:
                 continue
-            failed = [r for r in mine if r["status"] != "passed"]
-            if not failed:
+            failed = [r for r in mine if r["status"] == "failed"]
+            missing = [r for r in mine if r["status"] == "not implemented"]
+            if not failed and not missing:
                 status = "passed"
-            elif all(r["status"] == "not implemented" for r in failed) and len(failed) == len(mine):
+            elif len(missing) == len(mine):
                 status = "not implemented"
+            elif not failed:
+                status = f"{len(missing)} of {len(mine)} not implemented"
             else:
                 status = f"failed {len(failed)} of {len(mine)}"
+                if missing:
+                    status += f", {len(missing)} not implemented"
             out[topic] = {
                 "score": sum(r["score"] for r in mine),
                 "max_score": sum(r["points"] for r in mine),
                 "tests": len(mine),
                 "status": status,
-                "message": _first_message(failed),
+                "message": _first_message(failed or missing),
             }
         return out
 
@@ -97,114 +128,243 @@ def test_files(root: Path, hidden: bool, topics: Iterable[str] | None = None) ->
     return [f for f in files if f.is_file()]
 
 
-def _read_events(path: Path) -> list[dict[str, Any]]:
-    events = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return events
+def _sandbox(mode: str, probe: bool = True) -> sandboxing.Sandbox:
+    try:
+        box = sandboxing.choose(mode, probe=probe)
+    except sandboxing.SandboxUnavailable as e:
+        raise SandboxRequired(str(e)) from None
+    except ValueError as e:
+        raise ImplementationError(str(e)) from None
+    if not box.sandboxed and os.geteuid() != 0:
+        # the worker will run as our user: keep it from our pipes and memory (/proc/PID/fd)
+        from nnlib.grading.judge import harden_judge
+
+        harden_judge()
+    return box
 
 
-def _run_submission(folder: Path, files: list[Path], timeout: float) -> list[dict[str, Any]]:
-    """Run ``files`` against the implementation in ``folder``; return one record per test."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    env.update(NNLIB_IMPL=str(folder), NNLIB_ROOT=str(find_root()),
-               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-    # the runner must import this very nnlib, not whatever the student's folder holds
+def _judge_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NNLIB_"))}
+    env.update(NNLIB_ROOT=str(root), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # the judge must import this very nnlib, never anything from the submission
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2])]
                                         + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    stall = 3 * timeout + 30  # seconds without any event before the run is declared hung
-    records: dict[str, dict[str, Any]] = {}
-    collected: list[dict[str, Any]] | None = None
-    with tempfile.TemporaryDirectory(prefix="nnlib-grade-") as tmp:
-        for attempt in range(50):
-            events_path = Path(tmp) / f"events{attempt}.jsonl"
-            skip_path = Path(tmp) / f"skip{attempt}.txt"
-            skip_path.write_text("\n".join(records), encoding="utf-8")
-            cmd = [sys.executable, "-m", "nnlib.grading.runner", "--out", str(events_path),
-                   "--timeout", f"{timeout:g}", "--skip", str(skip_path)] + [str(f) for f in files]
-            proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            last_size, last_change, killed = -1, time.monotonic(), False
-            while proc.poll() is None:
-                time.sleep(0.05)
-                size = events_path.stat().st_size if events_path.exists() else 0
-                if size != last_size:
-                    last_size, last_change = size, time.monotonic()
-                elif time.monotonic() - last_change > stall:
+    return env
+
+
+def _run_judge(cfg: dict[str, Any], cwd: Path, hard_deadline: float,
+               stall: float) -> tuple[list[dict[str, Any]], int | None]:
+    """Run one judge process with ``cfg``; return its events and its uid's base pid."""
+    r, w = os.pipe()
+    cfg = dict(cfg, events_fd=w)
+    cwd.mkdir(exist_ok=True)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "nnlib.grading.runner"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                                pass_fds=[w], env=_judge_env(Path(cfg["root"])), cwd=cwd,
+                                start_new_session=True)
+        os.close(w)
+        events: list[dict[str, Any]] = []
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(cfg).encode("utf-8"))
+            proc.stdin.close()
+        except OSError:
+            pass
+        buf = b""
+        last = time.monotonic()
+        with os.fdopen(r, "rb", buffering=0) as pipe:
+            while True:
+                now = time.monotonic()
+                if now > hard_deadline or now - last > stall:
                     proc.kill()
-                    proc.wait()
-                    killed = True
-            started = None
-            finished = False
-            for event in _read_events(events_path):
-                if "collected" in event and collected is None:
-                    collected = event["collected"]
-                elif "start" in event:
-                    started = event["start"]
-                elif "record" in event:
-                    records[event["record"]["nodeid"]] = event["record"]
-                    started = None
-                elif "finished" in event:
-                    finished = True
-            if collected is None:
-                raise ImplementationError("the tests could not be collected (is the course "
-                                          "folder complete?)")
-            if finished or started is None:
-                break
-            info = next((c for c in collected if c["nodeid"] == started), None)
-            if info is None:
-                break
-            why = (f"stopped responding (no result within {stall:g} s)" if killed else
-                   "crashed the test process (os._exit, a crash, or running out of memory?)")
-            records[started] = dict(info, status="failed", message=f"{info['function']} {why}")
-            if len(records) >= len(collected):
-                break
+                    events.append({"killed": "deadline" if now > hard_deadline else "stall"})
+                    break
+                ready, _, _ = select.select([pipe], [], [], 0.5)
+                if not ready:
+                    continue
+                chunk = pipe.read(1 << 16)
+                if not chunk:
+                    break
+                last = time.monotonic()
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    try:
+                        events.append(json.loads(line))
+                    except ValueError:
+                        continue
+        proc.wait()
+        if not any("finished" in e for e in events):
+            err.seek(0)
+            tail = err.read()[-800:].decode("utf-8", "replace").strip()
+            if tail:
+                events.append({"stderr": tail})
+    return events, proc.pid
+
+
+def _records(collected: list[dict[str, Any]], done: dict[str, dict[str, Any]],
+             missing: str) -> list[dict[str, Any]]:
     out = []
-    for info in collected or []:
-        rec = records.get(info["nodeid"]) or dict(
-            info, status="failed", message="did not run (the test process kept crashing)")
-        rec = dict(rec)
+    for info in collected:
+        rec = dict(done.get(info["nodeid"]) or dict(info, status="failed", message=missing))
+        if rec["status"] not in STATUS_ORDER:
+            rec["status"] = "failed"
         rec["score"] = rec["points"] if rec["status"] == "passed" else 0.0
         out.append(rec)
     return out
 
 
-def grade(impl: str | os.PathLike[str] = "exercises", hidden: bool = False,
-          timeout: float = DEFAULT_TIMEOUT, topics: Iterable[str] | None = None) -> Grade:
-    """Grade one implementation (``exercises``, ``solutions`` or a folder) in a subprocess."""
+def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,
+                  box: sandboxing.Sandbox) -> Grade:
     start = time.monotonic()
+    budget = max(60.0, BUDGET_PER_TIMEOUT * timeout)
+    ends = start + budget
+    stall = 3 * timeout + 60
+    done: dict[str, dict[str, Any]] = {}
+    collected: list[dict[str, Any]] | None = None
+    protections: list[str] = []
+    sandboxed = False
+    problems = list(h.problems)
+    with tempfile.TemporaryDirectory(prefix="nnlib-grade-") as tmp_name:
+        tmp = Path(tmp_name)
+        copy_handin(h, tmp / "submission")
+        for why in h.refused.values():
+            if why not in problems:
+                problems.append(why)
+        for _attempt in range(20):
+            remaining = ends - time.monotonic()
+            if remaining <= 1:
+                break
+            cfg = {"root": str(root), "files": [str(f) for f in files], "timeout": timeout,
+                   "budget": remaining, "total": budget, "skip": sorted(done), "tmp": str(tmp),
+                   "shown": h.shown, "refused": h.refused, "sandbox": box.to_json()}
+            events, pid = _run_judge(cfg, tmp / "judge", time.monotonic() + remaining + 30,
+                                     stall)
+            if os.geteuid() == 0 and pid:
+                from nnlib.grading.judge import kill_uid_from_threads
+
+                # in case the judge was killed before it could end its worker
+                kill_uid_from_threads(sandboxing.UID_BASE + pid, _judge_env(root))
+            started, finished = None, False
+            for event in events:
+                if "collected" in event and collected is None:
+                    collected = event["collected"]
+                elif "protections" in event:
+                    protections, sandboxed = event["protections"], bool(event["sandboxed"])
+                elif "start" in event:
+                    started = event["start"]
+                elif "record" in event:
+                    done[event["record"]["nodeid"]] = event["record"]
+                    started = None
+                elif "finished" in event:
+                    finished = True
+                    for e in event.get("collect_errors") or ():
+                        problems.append(f"test collection error: {e}")
+            if collected is None:
+                detail = next((e["stderr"] for e in events if "stderr" in e), "")
+                raise ImplementationError("the tests could not be collected (is the course "
+                                          "folder complete?)" + (f": {detail}" if detail else ""))
+            if finished or started is None:
+                break
+            info = next((c for c in collected if c["nodeid"] == started), None)
+            if info is None:
+                break
+            killed = next((e["killed"] for e in events if "killed" in e), "")
+            why = ("the submission's overall time limit ran out" if killed == "deadline" else
+                   "the grading process stopped responding" if killed else
+                   "the grading process stopped during this test")
+            done[started] = dict(info, status="failed", message=f"{info['function']}: {why}")
+            if len(done) >= len(collected):
+                break
+    records = _records(collected or [], done,
+                       "not graded: the submission's overall time limit ran out")
+    return Grade(records=records, seconds=time.monotonic() - start, problems=problems,
+                 protections=protections, sandboxed=sandboxed, note=h.note)
+
+
+def grade(impl: str | os.PathLike[str] = "exercises", hidden: bool = False,
+          timeout: float = DEFAULT_TIMEOUT, topics: Iterable[str] | None = None,
+          sandbox: str = "auto") -> Grade:
+    """Grade one implementation: ``exercises``, ``solutions`` or a submission folder.
+
+    Parameters
+    ----------
+    impl : str or path
+        What to grade. A folder may hold the files, ``exercises/``, or one sub-folder
+        holding either.
+    hidden : bool
+        Add the hidden tests (instructors).
+    timeout : float
+        Seconds per test (and per call of a student function).
+    topics : iterable of str, optional
+        Grade these topics only.
+    sandbox : {"auto", "require", "off"}
+        Run the worker in bubblewrap when it can start (``auto``), refuse to grade without it
+        (``require``: raises :class:`SandboxRequired`), or never (``off``).
+    """
     root = find_root()
+    files = test_files(root, hidden, topics)
+    box = _sandbox(sandbox, probe=False)
+    spec = os.fspath(impl)
     folder = impl_dir(impl)
     if not folder.is_dir():
         raise ImplementationError(f"implementation folder not found: {impl}")
+    prefix = f"{spec}/" if spec in ("exercises", "solutions") else ""
+    return _grade_handin(root, files, inspect_handin(folder, topics, prefix=prefix), timeout,
+                         box)
+
+
+def collect(hidden: bool = False, topics: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The tests' definitions (node id, topic, function, points, ...), without any submission."""
+    root = find_root()
     files = test_files(root, hidden, topics)
-    records = _run_submission(folder, files, timeout)
-    return Grade(records=records, seconds=time.monotonic() - start)
+    with tempfile.TemporaryDirectory(prefix="nnlib-collect-") as tmp:
+        cfg = {"root": str(root), "files": [str(f) for f in files], "timeout": DEFAULT_TIMEOUT,
+               "budget": 60, "collect_only": True}
+        events, _ = _run_judge(cfg, Path(tmp) / "judge", time.monotonic() + 300, 300)
+    for event in events:
+        if "collected" in event:
+            return event["collected"]
+    detail = next((e["stderr"] for e in events if "stderr" in e), "")
+    raise ImplementationError("the tests could not be collected" + (f": {detail}" if detail
+                                                                     else ""))
+
+
+# ------------------------------------------------------------------ output
+def _wrap(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), width=max(width, 40), initial_indent=indent,
+                         subsequent_indent=" " * len(indent), break_on_hyphens=False) or [indent]
 
 
 def format_table(result: Grade, width: int = 100) -> str:
-    """The per-exercise table, ending with exactly one line ``Score: X / Y``."""
-    rows = [("exercise", "points", "status", "first failure")]
-    for topic, t in result.by_topic().items():
+    """The per-exercise table and each exercise's first failure, in full.
+
+    Then any problem with the hand-in, the protections in force and, last, exactly one line
+    ``Score: X / Y``.
+    """
+    per = result.by_topic()
+    rows = [("exercise", "points", "status")]
+    for topic, t in per.items():
         rows.append((topic, f"{_fmt_points(t['score'])} / {_fmt_points(t['max_score'])}",
-                     t["status"], t["message"]))
+                     t["status"]))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
-    w2 = max(len(r[2]) for r in rows)
-    lines = []
-    for r in rows:
-        head = f"{r[0]:<{w0}}  {r[1]:>{w1}}  {r[2]:<{w2}}  "
-        msg = " ".join(r[3].split())
-        room = max(width - len(head), 20)
-        if len(msg) > room:
-            msg = msg[: room - 3] + "..."
-        lines.append((head + msg).rstrip())
-    lines.insert(1, "-" * min(width, max(len(line) for line in lines)))
+    lines = [f"{r[0]:<{w0}}  {r[1]:>{w1}}  {r[2]}".rstrip() for r in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    failures = [(topic, t["message"]) for topic, t in per.items() if t["message"]]
+    if failures:
+        lines += ["", "First failure of each exercise:"]
+        for topic, message in failures:
+            lines += _wrap(message, width, f"  {topic:<{w0}}  ")
+    for problem in result.problems:
+        lines += _wrap(problem, width, "Problem: ")
+    if result.note:
+        lines += _wrap(result.note + ".", width, "Note: ")
+    if result.protections:
+        lines += _wrap("; ".join(result.protections) + ".", width, "Protections: ")
     lines.append(f"Score: {_fmt_points(result.score)} / {_fmt_points(result.max_score)}")
     return "\n".join(lines)
 
@@ -214,7 +374,7 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
 
     Public tests are ``visible``; hidden tests are ``after_published``, so students see
     them (name, score and the curated message, never the test's source) only once the
-    grades are published.
+    grades are published. The top-level ``output`` says which protections were in force.
     """
     tests = []
     numbers: dict[str, int] = {}
@@ -237,6 +397,12 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
     output = (f"Graded {len(result.records)} tests"
               + (f" ({n_hidden} of them hidden until grades are published)" if n_hidden else "")
               + ". Run `python -m nnlib grade` to see the public tests' results yourself.")
+    if result.note:
+        output += f"\nNote: {result.note}."
+    for problem in result.problems:
+        output += f"\nProblem: {problem}"
+    if result.protections:
+        output += "\nProtections: " + "; ".join(result.protections) + "."
     return {
         "score": result.score,
         "execution_time": round(result.seconds),
@@ -246,55 +412,118 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
     }
 
 
+def check_output_path(path: str | os.PathLike[str], what: str = "output file") -> Path:
+    """Fail with a clear :class:`ImplementationError` unless ``path`` can be (re)written."""
+    p = Path(path)
+    if p.is_dir():
+        raise ImplementationError(f"the {what} {p} is a folder; give a file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImplementationError(f"cannot write the {what} {p}: the folder {folder} does "
+                                  "not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ImplementationError(f"cannot write the {what} {p}: {e.strerror}") from None
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ImplementationError(f"cannot write the {what} {p}: permission denied")
+    return p
+
+
+def _atomic_write(path: str | os.PathLike[str], text: str) -> None:
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json(result: Grade, path: str | os.PathLike[str]) -> None:
-    """Write :func:`gradescope_results` to ``path``."""
-    Path(path).write_text(json.dumps(gradescope_results(result), indent=2) + "\n",
-                          encoding="utf-8")
+    """Write :func:`gradescope_results` to ``path`` atomically (a temp file, then a rename)."""
+    _atomic_write(path, json.dumps(gradescope_results(result), indent=2) + "\n")
+
+
+def safe_cell(text: str) -> str:
+    """``text`` as a CSV cell that no spreadsheet reads as a formula (``'`` before it)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
+    records = _records(collected, {}, why)
+    return Grade(records=records, problems=[why])
 
 
 def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.PathLike[str],
                       hidden: bool = False, timeout: float = DEFAULT_TIMEOUT,
                       jobs: int | None = None, json_dir: str | os.PathLike[str] | None = None,
-                      progress: bool = True) -> dict[str, Grade]:
+                      progress: bool = True, sandbox: str = "auto") -> dict[str, Grade]:
     """Grade every sub-folder of ``submissions`` in parallel and write a grades CSV.
 
-    The CSV has one row per student (the folder's name): the points of each exercise and
-    the total; a last row ``max_points`` holds the points possible. With ``json_dir``, a
-    Gradescope ``<student>.json`` is written per student as well.
+    The CSV has one row per submission folder (its name): the points of each exercise and
+    the total; a last row ``max_points`` holds the points possible, computed from the tests'
+    definitions. With ``json_dir``, a Gradescope ``<student>.json`` is written per student
+    as well. Output paths are checked before anything is graded; every file is written
+    atomically, by this process only. Folders whose names start with ``.`` are skipped.
     """
-    folders = sorted(p for p in Path(submissions).iterdir() if p.is_dir())
-    if not folders:
+    check_output_path(csv_path, "grades table")
+    if json_dir is not None:
+        jd = Path(json_dir)
+        if jd.exists() and not jd.is_dir():
+            raise ImplementationError(f"--json-dir {jd} exists and is not a folder")
+        jd.mkdir(parents=True, exist_ok=True)
+        check_output_path(jd / "probe.json", "results folder entry")
+    base = Path(submissions)
+    if not base.is_dir():
+        raise ImplementationError(f"no such submissions folder: {submissions}")
+    entries = sorted(p for p in base.iterdir() if not p.name.startswith(".")
+                     and (p.is_dir() or p.is_symlink()))
+    if not entries:
         raise ImplementationError(f"no submission folders in {submissions}")
+    root = find_root()
+    files = test_files(root, hidden)
+    box = _sandbox(sandbox)
+    collected = collect(hidden)
     jobs = jobs or os.cpu_count() or 1
     results: dict[str, Grade] = {}
 
     def one(folder: Path) -> tuple[str, Grade]:
         try:
-            return folder.name, grade(folder, hidden=hidden, timeout=timeout)
-        except ImplementationError as e:
-            return folder.name, Grade(records=[], problems=[str(e)])
+            if folder.is_symlink():
+                return folder.name, _failed_grade(
+                    collected, "the submission folder is a symbolic link: not graded")
+            return folder.name, _grade_handin(root, files, inspect_handin(folder), timeout, box)
+        except Exception as e:  # noqa: BLE001 - one submission never stops the class run
+            return folder.name, _failed_grade(collected, f"could not be graded: {e}")
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for i, (name, result) in enumerate(pool.map(one, folders), 1):
+        for i, (name, result) in enumerate(pool.map(one, entries), 1):
             results[name] = result
             if progress:
-                print(f"[{i}/{len(folders)}] {name}: {_fmt_points(result.score)} / "
+                print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
                       f"{_fmt_points(result.max_score)}", flush=True)
-    full = next((g for g in results.values() if g.records), None)
-    topics = [t for t in TOPICS if full and t in full.by_topic()]
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *topics, "total"])
-        for name, result in results.items():
-            per = result.by_topic()
-            writer.writerow([name, *(_fmt_points(per[t]["score"]) if t in per else "0"
-                                     for t in topics), _fmt_points(result.score)])
-        if full is not None:
-            per = full.by_topic()
-            writer.writerow(["max_points", *(_fmt_points(per[t]["max_score"]) for t in topics),
-                             _fmt_points(full.max_score)])
+    topics = [t for t in TOPICS if any(c["topic"] == t for c in collected)]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", *topics, "total"])
+    for name, result in results.items():
+        per = result.by_topic()
+        writer.writerow([safe_cell(name), *(_fmt_points(per[t]["score"]) if t in per else "0"
+                                            for t in topics), _fmt_points(result.score)])
+    writer.writerow(["max_points",
+                     *(_fmt_points(sum(c["points"] for c in collected if c["topic"] == t))
+                       for t in topics),
+                     _fmt_points(sum(c["points"] for c in collected))])
+    _atomic_write(csv_path, out.getvalue())
     if json_dir is not None:
-        Path(json_dir).mkdir(parents=True, exist_ok=True)
         for name, result in results.items():
             write_json(result, Path(json_dir) / f"{name}.json")
     return results

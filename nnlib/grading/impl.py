@@ -10,10 +10,16 @@ on every load, so an edited file is always picked up, and nothing is cached on d
 from __future__ import annotations
 
 import ast
+import inspect
 import os
+import signal
 import sys
+import threading
+import traceback
 import types
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ImplementationError",
@@ -22,6 +28,8 @@ __all__ = [
     "display_path",
     "forbidden_imports",
     "load_topic",
+    "LocalImpl",
+    "local_checks",
 ]
 
 FORBIDDEN_MODULES = ("nnlib", "solutions")
@@ -132,3 +140,122 @@ def load_topic(topic: str, impl: str | os.PathLike[str] | None = None) -> types.
     sys.modules[name] = module  # for dataclasses and pickling; replaced on every load
     exec(code, module.__dict__)
     return module
+
+
+# ------------------------------------------------------------------ in-process checks
+_local: dict[str, Any] = {"active": False, "timeout": None}
+
+
+class local_checks:  # noqa: N801 - used as a context manager, like a function
+    """While active, the ``impl`` fixture wraps the module in a :class:`LocalImpl`.
+
+    ``check()`` uses it: student exceptions become curated messages, and a call that runs
+    longer than ``timeout`` seconds is stopped with SIGALRM (where there is one); the
+    function's later calls then fail at once with the same message.
+    """
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def __enter__(self) -> local_checks:
+        self._saved = dict(_local)
+        _local.update(active=True, timeout=self.timeout)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _local.update(self._saved)
+
+
+def local_impl(topic: str) -> Any:
+    """The implementation of ``topic`` for an in-process test run (``check()`` or pytest)."""
+    module = load_topic(topic)
+    if not _local["active"]:
+        return module
+    return LocalImpl(module, topic, _local["timeout"])
+
+
+class _Alarm(BaseException):
+    """Raised by SIGALRM inside a student function that ran out of time."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Alarm
+
+
+class LocalImpl:
+    """A freshly loaded student module whose functions fail with curated messages."""
+
+    def __init__(self, module: types.ModuleType, topic: str, timeout: float | None) -> None:
+        self._module = module
+        self._topic = topic
+        self._timeout = timeout
+        self._path = str(module.__file__)
+        self._shown = display_path(Path(self._path))
+        self._timed_out: dict[str, str] = {}
+        self._wrapped: dict[str, LocalFunction] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            value = getattr(self._module, name)
+        except AttributeError:
+            raise AttributeError(f"{self._shown} has no function {name}") from None
+        if not callable(value):
+            return value
+        if name not in self._wrapped:
+            self._wrapped[name] = LocalFunction(self, name, value)
+        return self._wrapped[name]
+
+
+class LocalFunction:
+    """One student function called in process, as :class:`LocalImpl` describes."""
+
+    def __init__(self, owner: LocalImpl, name: str, fn: Callable[..., Any]) -> None:
+        self._owner = owner
+        self._fn = fn
+        self.__name__ = self.__qualname__ = name
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from nnlib.grading.feedback import (
+            StudentError,
+            exception_message,
+            named_arguments,
+        )
+
+        owner, name = self._owner, self.__name__
+        if name in owner._timed_out:
+            raise StudentError(name, "timeout", owner._timed_out[name])
+        timeout = owner._timeout
+        use_alarm = bool(timeout) and hasattr(signal, "setitimer") and (
+            threading.current_thread() is threading.main_thread())
+        old = signal.signal(signal.SIGALRM, _on_alarm) if use_alarm else None
+        try:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+            return self._fn(*args, **kwargs)
+        except _Alarm:
+            message = f"{name} did not finish within {timeout:g} s (an endless loop?)"
+            owner._timed_out[name] = message
+            raise StudentError(name, "timeout", message) from None
+        except (KeyboardInterrupt, StudentError):
+            raise
+        except BaseException as e:  # noqa: BLE001 - whatever the student's code raised
+            where = [[owner._shown, fr.lineno or 0, fr.name]
+                     for fr in traceback.extract_tb(e.__traceback__)
+                     if fr.filename == owner._path]
+            try:
+                params = list(inspect.signature(self._fn).parameters)
+            except (TypeError, ValueError):
+                params = None
+            text = e.msg if isinstance(e, SyntaxError) else str(e)
+            code = repr(e.code) if isinstance(e, SystemExit) else None
+            message = exception_message(name, type(e).__name__, text, where,
+                                        named_arguments(params, args, kwargs), code)
+            raise StudentError(name, "exit" if isinstance(e, SystemExit) else "exception",
+                               message, type(e).__name__) from e
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)

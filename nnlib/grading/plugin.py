@@ -1,33 +1,34 @@
 """The pytest side of grading: run the exercise tests and collect one record per test.
 
 :class:`Collector` is a pytest plugin object. For every test it records the topic, the
-function it checks, its points and visibility, and, when it fails, a short curated
-message (the assertion's message, or the exception and where it was raised in the
-student's file), never a traceback of the test's source. :func:`pytest_args` builds
-the command line used by both ``check()`` (in process) and the grader (in a subprocess):
-a private ini file instead of the project's configuration, plain asserts, per-test
-timeouts, and no third-party plugins besides pytest-timeout.
+function it checks, its points and visibility and, when it fails, a short curated message
+(the assertion's message, or the failure of the student's code as the judge composed it:
+:mod:`nnlib.grading.feedback`), never a traceback or the test's source. A test counts as
+passed only when pytest reports its call phase passed and nothing else about it failed;
+anything else (a skip, an xfail, an error in setup or teardown) fails it.
+
+:func:`pytest_args` builds the command line used by both ``check()`` (in process) and the
+judge (:mod:`nnlib.grading.runner`): a private ini file instead of the project's
+configuration, plain asserts, warnings as errors, and no third-party plugins.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
-from nnlib.grading.impl import ImplementationError, display_path, impl_dir
+from nnlib.grading.feedback import MAX_MESSAGE, StudentError, cut
+from nnlib.grading.impl import ImplementationError
 
 DEFAULT_TIMEOUT = 10.0
-MAX_MESSAGE = 600
-MAX_OUTPUT = 1_000_000
-"""Characters a test may print before it fails (debugging prints are fine, floods are not)."""
 
 _INI = """\
 [pytest]
@@ -48,8 +49,7 @@ def _ini() -> str:
     return _ini_path
 
 
-def pytest_args(root: Path, paths: Iterable[Path], timeout: float = DEFAULT_TIMEOUT,
-                capture: str = "sys") -> list[str]:
+def pytest_args(root: Path, paths: Iterable[Path], capture: str = "sys") -> list[str]:
     """Command-line arguments for a grading run of the test files ``paths``.
 
     Use with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` in the environment.
@@ -58,36 +58,45 @@ def pytest_args(root: Path, paths: Iterable[Path], timeout: float = DEFAULT_TIME
         "-c", _ini(), "--rootdir", str(root), "--confcutdir", str(root / "tests"),
         "-p", "no:cacheprovider", "-p", "no:stepwise",
         "--assert=plain", f"--capture={capture}", "-q", "--no-header", "-rN",
+        "--tb=no",  # records carry curated messages; tracebacks would only cost time
     ]
-    if importlib.util.find_spec("pytest_timeout") is not None:
-        args += ["-p", "pytest_timeout", f"--timeout={timeout:g}"]
     return args + [str(p) for p in paths]
 
 
+_PATHS: list[str] = []
+
+
+def scrub_paths(text: str) -> str:
+    """Remove paths of the grading machine (the course root, temporary folders) from ``text``."""
+    for p in _PATHS:
+        text = text.replace(p + os.sep, "").replace(p, "")
+    return re.sub(r"/tmp/nnlib-[\w.-]+/", "", text)
+
+
+def remember_paths(*paths: str | os.PathLike[str]) -> None:
+    """Paths that :func:`scrub_paths` removes from messages."""
+    for p in paths:
+        s = str(p)
+        if s and s not in _PATHS and s != os.sep:
+            _PATHS.append(s)
+            _PATHS.sort(key=len, reverse=True)
+
+
 def _short(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+    return cut(scrub_paths(text), MAX_MESSAGE)
 
 
-def failure_message(excinfo: pytest.ExceptionInfo[BaseException], folder: Path,
-                    timeout: float | None) -> tuple[str, str]:
+def failure_message(excinfo: pytest.ExceptionInfo[BaseException],
+                    timeout: float | None = None) -> tuple[str, str]:
     """Return ``(status, message)`` for a failed test.
 
     ``status`` is "not implemented" for a stub that raises NotImplementedError, "failed"
-    otherwise. The message names the student's file and line for errors raised there;
-    it never quotes the test's source.
+    otherwise. Failures of the student's code arrive as :class:`StudentError` with the
+    judge's message; assertion messages are the tests' curated texts. Never a traceback.
     """
     e = excinfo.value
-    where = ""
-    function = ""
-    for entry in reversed(excinfo.traceback):
-        path = Path(str(entry.path))
-        if path.parent.resolve() == folder.resolve():
-            function = entry.name
-            where = f" (raised in {display_path(path)}, line {entry.lineno + 1}, in {function})"
-            break
-    if isinstance(e, NotImplementedError) and where:
-        return "not implemented", f"{function} is not implemented yet"
+    if isinstance(e, StudentError):
+        return ("not implemented" if e.not_implemented else "failed"), _short(e.message)
     if isinstance(e, ImplementationError):
         return "failed", _short(str(e))
     if isinstance(e, AssertionError):
@@ -95,12 +104,12 @@ def failure_message(excinfo: pytest.ExceptionInfo[BaseException], folder: Path,
     text = str(e)
     if type(e).__name__ == "Failed" and text.startswith("Timeout"):
         limit = f"{timeout:g} s" if timeout else "the time limit"
-        return "failed", f"did not finish within {limit} (an endless loop?){where}"
-    if isinstance(e, SystemExit):
-        return "failed", f"called sys.exit({e.code!r}): exercise code must return, not exit{where}"
+        return "failed", f"did not finish within {limit} (an endless loop?)"
     if isinstance(e, Warning):
-        return "failed", _short(f"{type(e).__name__} (warnings count as errors): {text}{where}")
-    return "failed", _short(f"{type(e).__name__}: {text}{where}")
+        return "failed", _short(f"{type(e).__name__} (warnings count as errors): {text}")
+    if isinstance(e, (pytest.skip.Exception, pytest.xfail.Exception)):
+        return "failed", "the test was skipped (a skipped test earns no points)"
+    return "failed", _short(f"{type(e).__name__}: {text}")
 
 
 class Collector:
@@ -112,28 +121,31 @@ class Collector:
         Keep only the tests marked ``@pytest.mark.checks(<one of these>)``.
     stream : file, optional
         Receives a JSON line per event: ``{"collected": [...]}``, ``{"start": nodeid}``
-        and ``{"record": {...}}``, flushed at once, so that a parent process knows how
-        far a crashed run got.
+        and ``{"record": {...}}``, flushed at once, so that the grader knows how far a run
+        got.
     timeout : float, optional
         The per-test timeout, for messages.
     skip : iterable of str, optional
-        Node ids not to run (already done by an earlier, crashed run).
+        Node ids not to run (already done by an earlier, interrupted run).
+    on_start, on_finish : callable, optional
+        Called with no argument when a test starts and ends (the judge's time budgets).
     """
 
     def __init__(self, functions: Iterable[str] | None = None, stream: IO[str] | None = None,
-                 timeout: float | None = None, skip: Iterable[str] = ()) -> None:
+                 timeout: float | None = None, skip: Iterable[str] = (),
+                 on_start: Callable[[], None] | None = None,
+                 on_finish: Callable[[], None] | None = None) -> None:
         self.functions = set(functions) if functions else None
         self.skip = set(skip)
         self.stream = stream
         self.timeout = timeout
+        self.on_start = on_start
+        self.on_finish = on_finish
         self.records: list[dict[str, Any]] = []
         self._info: dict[str, dict[str, Any]] = {}
         self._current: dict[str, dict[str, Any]] = {}
+        self._failed: set[str] = set()
         self.collect_errors: list[str] = []
-        try:
-            self.folder = impl_dir()
-        except ImplementationError:
-            self.folder = Path(os.environ.get("NNLIB_IMPL", "exercises"))
 
     def _emit(self, event: dict[str, Any]) -> None:
         if self.stream is not None:
@@ -176,43 +188,51 @@ class Collector:
 
     # ---------------------------------------------------------------- running
     def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
-        """Open the record of a test."""
+        """Open the record of a test: failed until its call phase passes."""
         self._emit({"start": nodeid})
         info = self._info.get(nodeid, {"nodeid": nodeid, "name": nodeid, "topic": "",
-                                        "function": "", "points": 1.0,
+                                        "function": "", "points": 1.0, "declared": False,
                                         "visibility": "visible"})
-        self._current[nodeid] = dict(info, status="passed", message="")
+        self._current[nodeid] = dict(info, status="failed", message="the test did not run")
+        if self.on_start is not None:
+            self.on_start()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
         """Turn the first failure of a test into a curated message."""
         report = yield
         record = self._current.get(item.nodeid)
-        if record is not None and record["status"] == "passed" and call.excinfo is not None:
-            if report.failed or call.excinfo.errisinstance((SystemExit,)):
-                status, message = failure_message(call.excinfo, self.folder, self.timeout)
-                record["status"], record["message"] = status, message
-                if call.when == "teardown":
-                    record["message"] = "(after the test) " + message
+        if record is None:
+            return report
+        if call.excinfo is not None and item.nodeid not in self._failed:
+            self._failed.add(item.nodeid)
+            status, message = failure_message(call.excinfo, self.timeout)
+            record["status"], record["message"] = status, message
+            if call.when == "teardown":
+                record["message"] = "(after the test) " + message
+        elif call.when == "call" and report.passed and item.nodeid not in self._failed:
+            record["status"], record["message"] = "passed", ""
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Catch failures that carried no exception information, and output floods."""
+        """A failure or skip in any phase fails the test, whatever came before."""
         record = self._current.get(report.nodeid)
-        if record is not None and report.when == "call":
-            printed = len(report.capstdout) + len(report.capstderr)
-            if printed > MAX_OUTPUT and record["status"] == "passed":
-                record["status"] = "failed"
-                record["message"] = (f"{record['function']} printed {printed / 1e6:.1f} MB of "
-                                     f"output; remove the prints (limit {MAX_OUTPUT / 1e6:g} MB)")
-        if record is not None and report.failed and record["status"] == "passed":
-            record["status"], record["message"] = "failed", "failed"
-        if record is not None and report.skipped and report.when == "setup":
-            record["status"], record["message"] = "failed", "skipped"
+        if record is None:
+            return
+        if (report.failed or report.skipped) and report.nodeid not in self._failed:
+            self._failed.add(report.nodeid)
+            record["status"] = "failed"
+            record["message"] = ("the test was skipped (a skipped test earns no points)"
+                                 if report.skipped else "failed")
+        elif (report.failed or report.skipped) and record["status"] == "passed":
+            record["status"] = "failed"
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
         """Close the record of a test and stream it."""
+        if self.on_finish is not None:
+            self.on_finish()
         record = self._current.pop(nodeid, None)
+        self._failed.discard(nodeid)
         if record is not None:
             self.records.append(record)
             self._emit({"record": record})

@@ -1,64 +1,80 @@
-"""Run exercise tests in this process and stream one JSON line per event to a file.
+"""The judge process: pytest with the tests, nnlib and the reference; no student code.
 
-The grader starts this module in a subprocess per submission::
+The grader (:mod:`nnlib.grading.grader`) starts one judge per submission::
 
-    NNLIB_IMPL=<folder> python -m nnlib.grading.runner --out EVENTS.jsonl --timeout 10 TESTS...
+    python -m nnlib.grading.runner        # configuration as JSON on standard input
 
-so that a submission that crashes, hangs or exits cannot take the grader down with it.
-Imports of ``solutions`` are refused here, whatever the submission tries.
+The judge collects the tests, starts the submission's worker (:mod:`nnlib.grading.judge`,
+sandboxed where possible) when the first test needs it, runs every test with the
+``impl`` fixture calling into that worker, and streams one JSON line per event
+(``collected``, ``start``, ``record``, ``protections``, ``finished``) to the file
+descriptor it was given. The worker's output never reaches that descriptor, and the
+judge sends ``finished`` only after every process of the worker has ended.
+
+Configuration keys: ``root``, ``files`` (test files), ``timeout``, ``budget`` (seconds for
+the whole submission), ``skip`` (node ids already done), ``events_fd``, ``tmp`` (the private
+folder holding ``submission/``), ``shown`` and ``refused`` (per topic), ``sandbox``,
+``collect_only``.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.abc
+import json
 import os
 import sys
 from pathlib import Path
 
 
-class _RefuseSolutions(importlib.abc.MetaPathFinder):
-    """Make ``import solutions`` fail while grading a submission."""
-
-    def find_spec(self, fullname, path=None, target=None):  # noqa: D102
-        if fullname.split(".")[0] == "solutions":
-            raise ImportError("importing the reference solutions is not allowed while grading")
-        return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Parse the arguments, run pytest with the collector, and exit hard."""
-    parser = argparse.ArgumentParser(prog="python -m nnlib.grading.runner")
-    parser.add_argument("--out", required=True, help="file receiving the JSON-lines events")
-    parser.add_argument("--timeout", type=float, required=True)
-    parser.add_argument("--skip", help="file with node ids (one per line) not to run")
-    parser.add_argument("paths", nargs="+")
-    args = parser.parse_args(argv)
-
-    if os.environ.get("NNLIB_IMPL", "exercises") != "solutions":
-        sys.meta_path.insert(0, _RefuseSolutions())
+def main() -> None:
+    """Read the configuration, run pytest as the judge, report, and exit hard."""
+    cfg = json.loads(sys.stdin.read())
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    for key in ("NNLIB_IMPL", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        os.environ.pop(key, None)
+    events = os.fdopen(int(cfg["events_fd"]), "w", encoding="utf-8", buffering=1)
 
-    import pytest
+    def emit(event: dict) -> None:
+        events.write(json.dumps(event) + "\n")
+        events.flush()
 
-    from nnlib.grading.impl import find_root
-    from nnlib.grading.plugin import Collector, pytest_args
+    from nnlib.grading import judge
+    from nnlib.grading.plugin import Collector, pytest_args, remember_paths
+    from nnlib.grading.sandbox import Sandbox
 
-    skip = Path(args.skip).read_text().split() if args.skip else []
-    code = 3
-    with open(args.out, "a", encoding="utf-8") as stream:
-        collector = Collector(stream=stream, timeout=args.timeout, skip=skip)
+    judge.harden_judge()
+    root = Path(cfg["root"])
+    remember_paths(root, cfg.get("tmp", ""), Path(__file__).resolve().parents[2])
+    session = None
+    if not cfg.get("collect_only"):
+        box = Sandbox.from_json(cfg["sandbox"])
+        session = judge.WorkerSession(box, Path(cfg["tmp"]), cfg["shown"], cfg["refused"],
+                                      timeout=cfg["timeout"], budget=cfg["budget"],
+                                      total=cfg.get("total"))
+        judge.set_current(session)
         try:
-            code = int(pytest.main(
-                pytest_args(find_root(), [Path(p) for p in args.paths], args.timeout,
-                            capture="fd"),
-                plugins=[collector],
-            ))
-        finally:
-            stream.write(f'{{"finished": {code}}}\n')
-            stream.flush()
-    # exit at once: a submission may have left threads or handlers behind
-    os._exit(code if code in (0, 1) else 0)
+            session.prestart()
+        except judge.WorkerStartError:
+            pass  # reported when a test needs the worker
+    collector = Collector(stream=events, timeout=cfg["timeout"], skip=cfg.get("skip", ()),
+                          on_start=session.begin_test if session else None,
+                          on_finish=session.end_test if session else None)
+    args = pytest_args(root, [Path(p) for p in cfg["files"]])
+    if cfg.get("collect_only"):
+        args.append("--collect-only")
+    code = 3
+    try:
+        import pytest
+
+        code = int(pytest.main(args, plugins=[collector]))
+    finally:
+        starts = 0
+        if session is not None:
+            session.close()
+            starts = session.starts
+            emit({"protections": session.protections(), "sandboxed": session.box.sandboxed})
+        emit({"finished": code, "worker_starts": starts,
+              "collect_errors": collector.collect_errors[:3]})
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ message when the function modifies an argument in place, and compare with
 from __future__ import annotations
 
 import inspect
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nnlib.grading.impl import load_topic
+from nnlib.grading.impl import local_impl
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,10 +26,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="module")
-def impl(request: pytest.FixtureRequest) -> types.ModuleType:
-    """The implementation of this test file's topic (``test_<topic>.py``), loaded afresh."""
+def impl(request: pytest.FixtureRequest) -> Any:
+    """The implementation of this test file's topic (``test_<topic>.py``).
+
+    While grading, a proxy whose functions run in the sandboxed worker
+    (:class:`nnlib.grading.judge.RemoteImpl`); in ``check()`` and plain pytest runs, the
+    module loaded afresh in this process.
+    """
+    from nnlib.grading import judge
+
     topic = Path(str(request.path)).stem.removeprefix("test_")
-    return load_topic(topic)
+    session = judge.current()
+    if session is not None:
+        session.ensure_loaded(topic)
+        return judge.RemoteImpl(session, topic)
+    return local_impl(topic)
 
 
 def _snapshot(value: Any) -> Any:
@@ -129,9 +139,16 @@ def numeric_grad(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.
 
 
 def global_random_state() -> tuple[Any, ...]:
-    """A fingerprint of numpy's legacy global generator; it changes whenever it is used."""
+    """A fingerprint of numpy's legacy global generator; it changes whenever it is used.
+
+    While grading it covers the worker's generator too (where the student's code runs).
+    """
+    from nnlib.grading import judge
+
     name, key, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
-    return (name, key.tobytes(), int(pos), int(has_gauss), float(cached))
+    here = (name, key.tobytes(), int(pos), int(has_gauss), float(cached))
+    session = judge.current()
+    return (here, session.global_state() if session is not None else None)
 
 
 def expect_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:

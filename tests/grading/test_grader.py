@@ -4,10 +4,12 @@ that raise, hang, exit, flood the output, mutate inputs or call the reference.""
 
 import csv
 import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nnlib.grading.grader import format_table, grade_submissions, gradescope_results
+from nnlib.grading.grader import format_table, grade, grade_submissions, gradescope_results
 from nnlib.grading.topics import TOPICS
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
@@ -96,37 +98,75 @@ def test_stubs_fail_every_test(stubs_grade):
 
 @pytest.fixture(scope="module")
 def mutant_results(tmp_path_factory):
+    """Each mutant graded, with the hidden tests, on the one topic whose file it patches.
+
+    The other nine files of a mutant submission are byte for byte the solutions' (asserted
+    below), and every topic's tests load only that topic's file, so grading them again
+    would only repeat ``solutions_grade``.
+    """
     subs = tmp_path_factory.mktemp("mutants")
-    for m in MUTANTS:
-        write_submission(m, subs / m.name)
-    csv_path = subs / "grades.csv"
-    results = grade_submissions(subs, csv_path, hidden=True, progress=False)
-    return results, csv_path
+    folders = {m.name: write_submission(m, subs / m.name) for m in MUTANTS}
+
+    def one(m):
+        return m.name, grade(folders[m.name], hidden=True, topics=[m.topic])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(one, MUTANTS)), folders
 
 
 def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solutions_grade):
-    results, _ = mutant_results
+    results, folders = mutant_results
     full = solutions_grade.by_topic()
     for m in MUTANTS:
         name, function, topic = m.name, m.function, m.topic
         per = results[name].by_topic()
+        assert set(per) == {topic}, name
         assert per[topic]["score"] < full[topic]["max_score"], f"{name} kept all its points"
         lost = {r["function"] for r in results[name].records if r["status"] != "passed"}
         assert function in lost, f"{name}: expected failures in {function}, got {lost}"
-        others = {t: v["score"] for t, v in per.items() if t != topic
-                  and v["score"] != full[t]["max_score"]}
-        assert not others, f"{name} also lost points in {others}"
+        # nowhere else: every other file is the solution's, which earns full marks
+        for other in TOPICS:
+            if other != topic:
+                assert (folders[name] / f"{other}.py").read_bytes() == (
+                    ROOT / "solutions" / f"{other}.py").read_bytes(), (name, other)
+    assert all(v["score"] == v["max_score"] for v in full.values())
 
 
-def test_batch_grading_writes_a_grades_table(mutant_results, solutions_grade):
-    results, csv_path = mutant_results
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory):
+    """A small class: two mutants, the stubs in exercises/, a formula-like name, a dot folder."""
+    subs = tmp_path_factory.mktemp("class")
+    by_name = {m.name: m for m in MUTANTS}
+    write_submission(by_name["dense_db_mean"], subs / "bob")
+    write_submission(by_name["adam_no_bias_correction"], subs / "=HYPERLINK(1)")
+    (subs / "carol").mkdir()
+    shutil.copytree(ROOT / "exercises", subs / "carol" / "exercises")
+    make_submission(subs / ".hidden")
+    out = tmp_path_factory.mktemp("out")
+    csv_path, json_dir = out / "grades.csv", out / "results"
+    results = grade_submissions(subs, csv_path, hidden=True, progress=False,
+                                json_dir=json_dir)
+    return results, csv_path, json_dir
+
+
+def test_batch_grading_writes_a_grades_table(class_run, solutions_grade):
+    results, csv_path, json_dir = class_run
     with open(csv_path, newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", *TOPICS, "total"]
-    assert [r[0] for r in rows[1:-1]] == sorted(m.name for m in MUTANTS)
+    assert [r[0] for r in rows[1:-1]] == ["'=HYPERLINK(1)", "bob", "carol"]  # no formula
+    assert set(results) == {"=HYPERLINK(1)", "bob", "carol"}
     assert rows[-1][0] == "max_points" and float(rows[-1][-1]) == solutions_grade.max_score
+    full = solutions_grade.by_topic()
+    assert rows[-1][1:-1] == [f"{full[t]['max_score']:g}" for t in TOPICS]
     for row in rows[1:-1]:
-        assert sum(map(float, row[1:-1])) == float(row[-1]) == results[row[0]].score
+        name = row[0].removeprefix("'")
+        assert sum(map(float, row[1:-1])) == float(row[-1]) == results[name].score
+        doc = json.loads((json_dir / f"{name}.json").read_text())
+        assert doc["score"] == results[name].score
+    assert 0 < results["bob"].score < solutions_grade.max_score
+    assert results["carol"].score == 0 and "exercises/" in results["carol"].note
+    assert not any(p.name.endswith(".tmp") for p in csv_path.parent.rglob("*"))
 
 
 # ------------------------------------------------------------------ crafted bad submission
@@ -138,10 +178,10 @@ CRAFTED = {
     "initialization": ("partial", "did not finish within 2 s"),
     "losses": ("partial", "modified its argument pred"),
     "network": ("zero", "imports nnlib"),
-    "batchnorm": ("partial", "crashed the test process"),
+    "batchnorm": ("partial", "crashed the worker process"),
     "dropout": ("zero", "imports solutions"),
     "layernorm": ("zero", "SyntaxError"),
-    "adam": ("zero", "solutions is not allowed"),
+    "adam": ("zero", "No module named 'solutions'"),
 }
 
 

@@ -1,0 +1,134 @@
+"""A student's hand-in: find the exercise files, refuse what is not a plain file, copy them.
+
+Students hand in folders as they make them: the exercise files themselves (``dense.py``,
+...), or a folder holding ``exercises/``, or one single folder (``alice-hw/``) holding either.
+:func:`inspect_handin` finds the files and says which layout it found; only regular
+``<topic>.py`` files are taken. A symbolic link, a device, a folder in a file's place, or a
+file over :data:`MAX_FILE` bytes is refused with a message that the student will read.
+:func:`copy_handin` copies the accepted files into the judge's private folder, opening each
+without following links, so that the worker sees nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnlib.grading.topics import TOPICS
+
+MAX_FILE = 1 << 20
+"""Largest exercise file accepted (bytes)."""
+_IGNORED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
+
+
+@dataclass
+class Handin:
+    """What :func:`inspect_handin` found in a submission folder."""
+
+    given: Path
+    folder: Path
+    layout: str = "flat"
+    """``"flat"``, ``"exercises"`` (``exercises/`` inside), ``"single"`` (one sub-folder)."""
+    note: str = ""
+    files: dict[str, Path] = field(default_factory=dict)
+    shown: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _entry(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _has_topics(folder: Path) -> bool:
+    return any(_entry(folder / f"{t}.py") is not None for t in TOPICS)
+
+
+def _plain_dir(path: Path) -> bool:
+    st = _entry(path)
+    return st is not None and stat.S_ISDIR(st.st_mode)
+
+
+def inspect_handin(given: str | os.PathLike[str], topics: Iterable[str] | None = None,
+                   prefix: str = "") -> Handin:
+    """Find the exercise files of the submission folder ``given``.
+
+    ``prefix`` is put before the paths shown to the student (``"exercises/"`` when grading
+    the course's own ``exercises/`` folder).
+    """
+    given = Path(given)
+    h = Handin(given=given, folder=given)
+    inner = ""
+    if not _has_topics(given):
+        if _plain_dir(given / "exercises") and _has_topics(given / "exercises"):
+            h.folder, h.layout, inner = given / "exercises", "exercises", "exercises/"
+        elif (given / "exercises").is_symlink():
+            h.problems.append("exercises/ is a symbolic link: hand in the folder itself")
+        else:
+            subs = [d for d in sorted(given.iterdir()) if d.name not in _IGNORED_DIRS
+                    and not d.name.startswith(".") and _plain_dir(d)]
+            files = [f for f in given.iterdir() if not f.name.startswith(".")
+                     and not _plain_dir(f)]
+            if len(subs) == 1 and not any(f.suffix == ".py" for f in files):
+                sub = subs[0]
+                if _has_topics(sub):
+                    h.folder, h.layout, inner = sub, "single", f"{sub.name}/"
+                elif _plain_dir(sub / "exercises") and _has_topics(sub / "exercises"):
+                    h.folder, h.layout = sub / "exercises", "single"
+                    inner = f"{sub.name}/exercises/"
+    if h.layout != "flat":
+        h.note = (f"the exercise files were found in {inner} inside the submission folder "
+                  "and graded as if they were at its top")
+    for topic in topics or TOPICS:
+        name = f"{topic}.py"
+        shown = f"{prefix}{inner}{name}"
+        h.shown[topic] = shown
+        st = _entry(h.folder / name)
+        if st is None:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            h.refused[topic] = (f"{shown} is a symbolic link: hand in the file itself "
+                                "(links are not followed), so this exercise was not graded")
+        elif not stat.S_ISREG(st.st_mode):
+            h.refused[topic] = f"{shown} is not a regular file, so this exercise was not graded"
+        elif st.st_size > MAX_FILE:
+            h.refused[topic] = (f"{shown} is larger than {MAX_FILE >> 20} MiB, so this "
+                                "exercise was not graded")
+        else:
+            h.files[topic] = h.folder / name
+    h.problems += list(h.refused.values())
+    return h
+
+
+def copy_handin(h: Handin, dest: Path) -> None:
+    """Copy the accepted files of ``h`` into ``dest`` (created), never following links.
+
+    A file that changed into something else since :func:`inspect_handin` is refused.
+    """
+    dest.mkdir(mode=0o700)
+    for topic, path in list(h.files.items()):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as e:
+            h.refused[topic] = f"{h.shown[topic]} could not be read ({e.strerror})"
+            del h.files[topic]
+            continue
+        try:
+            st = os.fstat(fd)
+            data = b""
+            if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE:
+                with os.fdopen(fd, "rb", closefd=False) as f:
+                    data = f.read(MAX_FILE + 1)
+            if not stat.S_ISREG(st.st_mode) or len(data) > MAX_FILE:
+                h.refused[topic] = f"{h.shown[topic]} is not a regular file of at most 1 MiB"
+                del h.files[topic]
+                continue
+        finally:
+            os.close(fd)
+        (dest / f"{topic}.py").write_bytes(data)
