@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, clean_env, run
-from .test_hostile import HERE, _fill, _kill_processes, _processes
+from .test_hostile import HERE, _fill, _kill_processes, _processes, mark_of
 
 SCHEMA = {"score", "execution_time", "output", "visibility", "tests"}
 
@@ -202,7 +202,8 @@ def graded(autograder_zip, tmp_path_factory):
               "TMP": str(hostile.parent), "CSV": str(hostile / "results" / "results.json"),
               "JSONDIR": str(hostile / "results"), "ME": "submission", "UID": str(os.getuid()),
               "RESULTS": str(hostile / "results" / "results.json"),
-              "SCRIPT": str(hostile / "source" / "run_autograder")}
+              "SCRIPT": str(hostile / "source" / "run_autograder"),
+              "MARK": mark_of(token, "submission")}
     attack = (_fill((HERE / "_prelude.py.txt").read_text(), values) + "\n\n"
               + _fill((HERE / "autograder_results.py.txt").read_text(), values))
     target = hostile / "submission" / "gradients.py"
@@ -213,8 +214,9 @@ def graded(autograder_zip, tmp_path_factory):
     at_return = (hostile / "results" / "results.json").read_bytes()
     time.sleep(3)
     later = (hostile / "results" / "results.json").read_bytes()
-    alive = _processes(token)
-    _kill_processes(token)
+    marks = {"submission": mark_of(token, "submission")}
+    alive = _processes(token, marks)
+    _kill_processes(token, marks)
     after = {kind: _tree_hash(root / "source") for kind, root in roots.items()}
     return {"roots": roots, "procs": procs, "outputs": outputs, "hostile_json": (at_return,
             later), "alive": alive, "before": before, "after": after}

@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
@@ -80,7 +81,7 @@ class Attack:
     pass). ``layout``: how the folder is built, when it is not "append". ``group``: the
     class run ("public", "hidden" with the hidden tests, "disruptive" for the attacks on
     the grader itself). ``sandbox_only``: a guarantee that only the real sandox gives;
-    skipped when the grader reports that it could not start one.
+    skipped when the grader reports that it could not start one. ``xfail``: see below.
     """
 
     name: str
@@ -93,6 +94,9 @@ class Attack:
     template: str = ""
     folder: str = ""
     sandbox_only: bool = False
+    xfail: str = ""
+    """A known weakness of the grader, reported to the lead: the test is a strict xfail
+    (it fails the suite the day the weakness is fixed, so that the mark goes)."""
 
     @property
     def source(self) -> str:
@@ -178,7 +182,10 @@ ATTACKS = [
     Attack("class_detached_csv", "class", "gradients.py"),
     Attack("class_detached_exec", "class", "gradients.py"),
     Attack("class_formula_name", "class", layout="plain", folder="=2+5*HYPERLINK(1)"),
-    Attack("class_max_points_name", "class", layout="plain", folder="max_points"),
+    Attack("class_max_points_name", "class", layout="plain", folder="max_points",
+           xfail="grades.csv writes a submission folder named max_points as a row named "
+                 "max_points, above the judge's own max_points row: two rows of that name, "
+                 "and a spreadsheet lookup of the maximum finds the student's zeros"),
     Attack("class_kill_classmates", "class", "gradients.py", group="disruptive"),
     Attack("class_kill_grader", "class", "gradients.py", group="disruptive"),
     Attack("class_killpg", "class", "gradients.py", group="disruptive"),
@@ -199,7 +206,11 @@ ATTACKS = [
     Attack("callback_abuse", "returns", "gradients.py"),
     # --- feedback
     Attack("leak_hidden_source", "feedback"),
-    Attack("leak_paths", "feedback"),
+    Attack("leak_paths", "feedback",
+           xfail="an exception message carries the grading machine's Python installation "
+                 "path into the feedback (sys.path inside the sandbox holds "
+                 "sys.base_prefix, e.g. /root/.pyenv/versions/3.11.7/...): the judge "
+                 "truncates the student's message but does not scrub the paths it knows"),
     # --- the machine
     Attack("net_localhost", "machine", "gradients.py", sandbox_only=True),
     Attack("read_system_files", "machine", sandbox_only=True),
@@ -210,9 +221,11 @@ ATTACKS = [
     Attack("file_nul_bytes", "file types", base="solutions", lose=BOTH, layout="nul_bytes"),
 ]
 BY_NAME = {a.name: a for a in ATTACKS}
-CLASSMATES = {"00_correct": "solutions", "00_stub": "stubs", "00_fake": "fake",
-              "zz_correct": "solutions", "zz_stub": "stubs"}
-BASE_OF = {"solutions": "00_correct", "stubs": "00_stub", "fake": "00_fake"}
+CLASSMATES = {"00_correct": "solutions", "00_fake": "fake", "zz_correct": "solutions",
+              "zz_stub": "stubs"}
+"""Graded in every class run, before (00_) and after (zz_) the attackers. 00_fake is the
+baseline of the attacks built on the fake; the stubs' baseline is 0 and the solutions'
+full marks, whatever any classmate got."""
 
 
 def _selected() -> list[Attack]:
@@ -395,10 +408,15 @@ class Listener:
         self.udp.close()
 
 
-def _processes(token: str) -> list[str]:
-    """Live processes of this run: the token in their command line, environment, working
-    folder or thread names."""
-    mark = "hx" + token[:10]
+def mark_of(token: str, name: str) -> str:
+    """The process name an attack gives what it starts (15 characters, as Linux keeps)."""
+    return "hx" + hashlib.sha256(f"{token}/{name}".encode()).hexdigest()[:12]
+
+
+def _processes(token: str, marks: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Live processes of this run, as (attack or "", description): the token in their
+    command line, environment or working folder, or an attack's mark as a thread name."""
+    marks = marks or {}
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -413,22 +431,22 @@ def _processes(token: str) -> list[str]:
                 texts.append(os.readlink(base / "cwd").encode())
             except OSError:
                 pass
-            for task in (base / "task").iterdir():
-                texts.append((task / "comm").read_bytes())
+            comms = [(task / "comm").read_text().strip() for task in (base / "task").iterdir()]
         except (OSError, IndexError):
             continue
-        if any(token.encode() in t or mark.encode() in t for t in texts):
-            found.append(f"{entry}: {texts[0][:120]!r}")
+        owner = next((name for name, mark in marks.items() if mark in comms), None)
+        if owner is not None or any(token.encode() in t for t in texts):
+            found.append((owner or "", f"{entry}: {texts[0][:100]!r} {comms[:3]}"))
     return found
 
 
-def _kill_processes(token: str) -> None:
+def _kill_processes(token: str, marks: dict[str, str] | None = None) -> None:
     """SIGKILL the processes this run started and left behind (by pid, marked by token)."""
     for _ in range(5):
-        left = _processes(token)
+        left = _processes(token, marks)
         if not left:
             return
-        for line in left:
+        for _, line in left:
             try:
                 os.kill(int(line.split(":")[0]), signal.SIGKILL)
             except OSError:
@@ -452,7 +470,7 @@ class ClassRun:
     json_at_return: dict[str, str] | None = None
     csv_later: str | None = None
     json_later: dict[str, str] | None = None
-    leftover_processes: list[str] | None = None
+    leftover_processes: list[tuple[str, str]] | None = None
     typed: bytes = b""
     folders_before: dict[str, dict[str, str]] | None = None
     folders_after: dict[str, dict[str, str]] | None = None
@@ -477,6 +495,10 @@ class ClassRun:
     @property
     def canary(self) -> Path:
         return self.top / "canary.txt"
+
+    @property
+    def marks(self) -> dict[str, str]:
+        return {a.dirname: mark_of(self.token, a.dirname) for a in self.attacks}
 
     @property
     def results(self) -> dict:
@@ -508,7 +530,7 @@ def _prepare(run: ClassRun, values: dict[str, str]) -> None:
         for fname, data in _base_files(base).items():
             (folder / fname).write_bytes(data)
     for attack in run.attacks:
-        _build(attack, run.subs, values)
+        _build(attack, run.subs, dict(values, MARK=mark_of(run.token, attack.dirname)))
     run.folders_before = {p.name: _tree(p) for p in run.subs.iterdir()}
 
 
@@ -555,7 +577,7 @@ def _collect(run: ClassRun, proc: subprocess.Popen, read_fd: int) -> None:
 
 def _after(run: ClassRun, slave: int) -> None:
     run.csv_later, run.json_later = _read_outputs(run)
-    run.leftover_processes = _processes(run.token)
+    run.leftover_processes = _processes(run.token, run.marks)
     os.set_blocking(slave, False)
     try:
         run.typed = os.read(slave, 4096)
@@ -651,8 +673,10 @@ class Session:
     tmp_root: Path
 
 
-def _grade_runs(runs: list[ClassRun], parallel: int) -> None:
-    """Grade the class runs, ``parallel`` at a time; then wait WAIT_AFTER and look around."""
+def _grade_runs(runs: list[ClassRun], parallel: int,
+                meanwhile: Callable[[], None] | None = None) -> None:
+    """Grade the class runs, ``parallel`` at a time; run ``meanwhile`` (if any) once they
+    are done; wait until WAIT_AFTER seconds after the last one returned; look around."""
     started: dict[str, tuple] = {}
     slots = threading.Semaphore(parallel)
 
@@ -667,6 +691,8 @@ def _grade_runs(runs: list[ClassRun], parallel: int) -> None:
             t.start()
         for t in threads:
             t.join()
+        if meanwhile is not None:
+            meanwhile()
         time.sleep(max(0.0, max(r.finished for r in runs) + WAIT_AFTER - time.monotonic()))
         for run in runs:
             _after(run, started[run.name][3])
@@ -681,7 +707,7 @@ def _grade_runs(runs: list[ClassRun], parallel: int) -> None:
                         os.close(fd)
                     except OSError:
                         pass
-            _kill_processes(run.token)
+            _kill_processes(run.token, run.marks)
 
 
 def _later_student(tmp_root: Path, run_token: str) -> ClassRun:
@@ -691,7 +717,7 @@ def _later_student(tmp_root: Path, run_token: str) -> ClassRun:
     later.subs.mkdir(parents=True)
     (later.top / "out").mkdir()
     (later.top / "tmp").mkdir()
-    for name in ("00_correct", "00_stub"):
+    for name in ("00_correct", "zz_stub"):
         (later.subs / name).mkdir()
         for fname, data in _base_files(CLASSMATES[name]).items():
             (later.subs / name / fname).write_bytes(data)
@@ -733,8 +759,11 @@ def hostile() -> Session:
         else:
             guard = Guard([r.token for r in runs.values()])
             guards.append((guard, list(runs.values())))
-            _grade_runs(list(runs.values()), PARALLEL_RUNS)
-            session.later = _later_student(tmp_root, run_token)
+
+            def later() -> None:  # graded while the outputs are watched a while longer
+                session.later = _later_student(tmp_root, run_token)
+
+            _grade_runs(list(runs.values()), PARALLEL_RUNS, later)
             for run in runs.values():
                 guard.changes(run)
                 run.received = list(listener.received)
@@ -779,9 +808,14 @@ def _csv_name(cell: str, folder: str) -> bool:
             and not cell.startswith(("=", "+", "-", "@", "\t", "\r")))
 
 
-def _output_problems(run: ClassRun) -> list[str]:
-    """Do grades.csv and the json folder hold exactly what the judge returned?"""
+def _output_problems(run: ClassRun, me: str) -> list[str]:
+    """Do grades.csv and the json folder hold exactly what the judge returned?
+
+    Checked for the classmates and for the submission ``me``; the rows of the other
+    attackers are their own tests' business.
+    """
     out = []
+    watched = set(CLASSMATES) | {me}
     if run.csv_at_return != run.csv_later:
         out.append("grades.csv changed after the grader returned")
     if run.json_at_return != run.json_later:
@@ -794,7 +828,8 @@ def _output_problems(run: ClassRun) -> list[str]:
     header, body = rows[0], rows[1:]
     if not body or body[-1][0] != "max_points":
         return out + ["grades.csv does not end with the max_points row"]
-    if sum(r[0] == "max_points" for r in body) != 1:
+    if sum(r[0] == "max_points" for r in body) != 1 and (
+            me == "max_points" or "max_points" not in run.results):
         out.append("grades.csv has more than one row named max_points")
     reference = run.results.get("00_correct")
     if reference is not None:
@@ -805,6 +840,8 @@ def _output_problems(run: ClassRun) -> list[str]:
             out.append(f"max_points row {body[-1]} is not the points of the tests {per}")
     students = body[:-1]
     for folder, result in run.results.items():
+        if folder not in watched:
+            continue
         mine = [r for r in students if _csv_name(r[0], folder)]
         if len(mine) != 1:
             out.append(f"{folder!r}: {len(mine)} rows in grades.csv")
@@ -821,6 +858,8 @@ def _output_problems(run: ClassRun) -> list[str]:
         out.append(f"grades.csv has {len(students)} student rows for {len(run.results)} "
                    "graded submissions")
     for folder, result in run.results.items():
+        if folder not in watched:
+            continue
         doc = (run.json_at_return or {}).get(f"{folder}.json")
         if doc is None or doc.startswith("link:"):
             out.append(f"{folder}.json missing or a symlink")
@@ -849,7 +888,7 @@ def _classmate_problems(run: ClassRun) -> list[str]:
         elif base == "stubs" and r["score"] != 0:
             out.append(f"classmate {name} (stubs) got {r['score']:g} points")
     ref = run.results.get("00_correct")
-    for name in ("00_stub", "zz_correct", "zz_stub", "00_fake"):
+    for name in ("zz_correct", "zz_stub", "00_fake"):
         r = run.results.get(name)
         if ref and r and r["max_score"] != ref["max_score"]:
             out.append(f"classmate {name}: points possible {r['max_score']:g}, "
@@ -861,18 +900,26 @@ def _gain_problems(attack: Attack, run: ClassRun) -> list[str]:
     me = run.results.get(attack.dirname)
     if me is None:
         return []  # not graded at all (a refused folder): nothing gained
-    base = run.results.get(BASE_OF[attack.base])
-    if base is None:
-        return [f"the baseline {BASE_OF[attack.base]} has no grade"]
+    reference = run.results.get("00_correct")
+    if reference is None:
+        return ["the correct classmate 00_correct has no grade"]
     out = []
     if me["records"]:
         mine = sorted((r["nodeid"], r["points"]) for r in me["records"])
-        theirs = sorted((r["nodeid"], r["points"]) for r in base["records"])
+        theirs = sorted((r["nodeid"], r["points"]) for r in reference["records"])
         if mine != theirs:
             out.append("its tests or their points differ from its classmates' "
                        f"({len(mine)} vs {len(theirs)} tests, {me['max_score']:g} vs "
-                       f"{base['max_score']:g} points)")
-    base_scores = _topic_scores(base)
+                       f"{reference['max_score']:g} points)")
+    if attack.base == "fake":
+        base = run.results.get("00_fake")
+        if base is None:
+            return out + ["the baseline 00_fake has no grade"]
+        base_scores = _topic_scores(base)
+    elif attack.base == "stubs":
+        base_scores = {t: 0.0 for t in _topic_scores(reference)}
+    else:
+        base_scores = {t: v["max_score"] for t, v in reference["by_topic"].items()}
     for topic, score in _topic_scores(me).items():
         if score > base_scores.get(topic, 0.0):
             out.append(f"gained: {topic} {score:g} > {base_scores.get(topic, 0.0):g} without "
@@ -896,6 +943,9 @@ def _leak_problems(attack: Attack, run: ClassRun, session: Session) -> list[str]
                  str(session.tmp_root): "the path of the submissions on the grader's machine",
                  "root:x:0:0:": "the machine's /etc/passwd",
                  f"{Path.home()}: ": "the home directory's listing"}
+    for prefix in {sys.base_prefix, sys.prefix}:
+        if prefix not in ("/usr", "/usr/local"):  # a private installation's path says who
+            forbidden[prefix + os.sep] = "the path of the grader's Python installation"
     for text in _messages(me):
         for needle, what in forbidden.items():
             if needle in text:
@@ -919,15 +969,19 @@ def _file_problems(attack: Attack, run: ClassRun, session: Session) -> list[str]
                      if (run.folders_before or {}).get(k) != (run.folders_after or {}).get(k))
     if changed:
         out.append(f"submission folders changed during grading: {changed}")
-    if run.stray_files:
-        out.append(f"stray files left in the grading folder: {run.stray_files[:8]}")
-    if run.leftover_processes:
-        out.append(f"processes of the submissions still alive: {run.leftover_processes[:5]}")
+    others = [a.dirname for a in run.attacks if a is not attack]
+    mine = [f for f in run.stray_files or [] if attack.dirname in f
+            or not (f.startswith("tmp/") or any(o in f for o in others))]
+    if mine:
+        out.append(f"files left behind: {mine[:8]}")
+    alive = [d for owner, d in run.leftover_processes or [] if owner in ("", attack.dirname)]
+    if alive:
+        out.append(f"processes of the submissions still alive: {alive[:5]}")
     later = session.later
     if later is not None and not later.results:
         out.append(f"a later student could not be graded: {later.stderr[-500:]}")
     elif later is not None:
-        stub, good = later.results["00_stub"], later.results["00_correct"]
+        stub, good = later.results["zz_stub"], later.results["00_correct"]
         if stub["score"] != 0 or good["score"] != good["max_score"]:
             out.append(f"a later student is graded differently: stubs {stub['score']:g}, "
                        f"solutions {good['score']:g} / {good['max_score']:g}")
@@ -938,7 +992,12 @@ def _file_problems(attack: Attack, run: ClassRun, session: Session) -> list[str]
     return out
 
 
-@pytest.mark.parametrize("name", [a.name for a in _selected()])
+def _params() -> list:
+    return [pytest.param(a.name, marks=pytest.mark.xfail(strict=True, reason=a.xfail))
+            if a.xfail else a.name for a in _selected()]
+
+
+@pytest.mark.parametrize("name", _params())
 def test_hostile_submission(hostile: Session, name: str) -> None:
     attack = BY_NAME[name]
     run = hostile.runs[_group_of(attack)]
@@ -949,7 +1008,7 @@ def test_hostile_submission(hostile: Session, name: str) -> None:
     if attack.sandbox_only and me is not None and me.get("sandboxed") is False:
         pytest.skip(f"no sandbox on this machine (protections: {me.get('protections')})")
     problems = (_gain_problems(attack, run) + _classmate_problems(run)
-                + _output_problems(run) + _file_problems(attack, run, hostile)
+                + _output_problems(run, attack.dirname) + _file_problems(attack, run, hostile)
                 + _leak_problems(attack, run, hostile))
     assert not problems, f"{attack.name} ({attack.category}):\n  " + "\n  ".join(problems)
 
@@ -967,3 +1026,14 @@ def test_the_suite_has_forty_distinct_attacks_in_every_category() -> None:
     assert {a.category for a in ATTACKS} >= {
         "forgery", "escape", "time", "environment", "reference", "monkeypatch",
         "instructor files", "class", "resources", "returns", "feedback", "machine"}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the grader leaves its private pytest ini (nnlib-grading-*.ini, from "
+    "nnlib.grading.plugin._ini, removed by atexit, which the judge's os._exit skips) in "
+    "the temporary folder: one file per submission graded"))
+def test_grading_leaves_no_files_behind(hostile: Session) -> None:
+    left = {name: run.stray_files for name, run in hostile.runs.items() if run.stray_files}
+    if hostile.later is not None and hostile.later.stray_files:
+        left["later"] = hostile.later.stray_files
+    assert not left, f"files left in the grading folders: {left}"

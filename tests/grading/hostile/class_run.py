@@ -35,13 +35,23 @@ def main() -> int:
               "topics": spec["topics"]}
     params = inspect.signature(grader.grade_submissions).parameters
     kwargs = {k: v for k, v in wanted.items() if k in params}
+    narrowed = False
+    if "topics" not in params and spec["topics"] and hasattr(grader, "collect"):
+        # grade_submissions has no topics= (yet): narrow the test files it runs, for speed
+        topics = list(spec["topics"])
+        test_files, collect = grader.test_files, grader.collect
+        grader.test_files = lambda root, hidden, t=None: test_files(root, hidden, t or topics)
+        grader.collect = lambda hidden=False, t=None: collect(hidden, t or topics)
+        narrowed = True
     results = grader.grade_submissions(spec["submissions"], spec["csv"], **kwargs)
-    out = {"unsupported": sorted(set(wanted) - set(kwargs)), "results": {}}
+    out = {"unsupported": sorted(set(wanted) - set(kwargs) - ({"topics"} if narrowed else set())),
+           "results": {}}
     for name, g in results.items():
         out["results"][name] = {
             "records": [dict(r) for r in g.records],
             "score": g.score,
             "max_score": g.max_score,
+            "seconds": g.seconds,
             "by_topic": g.by_topic(),
             "problems": list(getattr(g, "problems", [])),
             "protections": getattr(g, "protections", None),
