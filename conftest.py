@@ -13,3 +13,4 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 # side on small machines, where oversubscribed BLAS threads slow them down many times over.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+

@@ -46,5 +46,12 @@ def numerical_gradient(
     -------
     grad : ndarray, same shape as ``x``, float64
         The estimated gradient df/dx.
+
+    Notes
+    -----
+    The library's ``nnlib.numerical_gradient(f, x, dout=None, h=1e-6)`` is the same
+    estimate for functions that return arrays: its third argument is an upstream gradient
+    ``dout`` (it differentiates ``sum(f(x) * dout)``), and the step size comes fourth. Here,
+    for a scalar ``f``, the third argument is the step size ``h``.
     """
     raise NotImplementedError("numerical_gradient is not implemented yet")

@@ -1,4 +1,4 @@
-"""Exercise: layer normalization (notebook ``05_batch_normalization``).
+"""Exercise: layer normalization (notebook ``06_batchnorm_in_networks``).
 
 Like batch normalization with the axes swapped: each *row* (example) of x of
 shape (N, D) is normalized over its D features::
@@ -23,7 +23,7 @@ def layernorm_forward(
 ) -> tuple[np.ndarray, object]:
     """Layer normalization of each row, then a per-feature scale and shift.
 
-    Taught in notebook ``05_batch_normalization`` (layer normalization).
+    Taught in notebook ``06_batchnorm_in_networks`` (layer normalization).
 
     Parameters
     ----------
@@ -45,14 +45,13 @@ def layernorm_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`layernorm_forward`.
 
-    Per row, with d = D and ``dxhat = dout * gamma``::
+    Derive ``dx`` yourself: per row, it is the compact batch-normalization formula of
+    notebook ``05_batch_normalization`` (section 3) with the axis swapped, except that
+    ``gamma`` varies along the normalized axis, so it moves inside the sums. Check your
+    derivation numerically before you code it. The parameter gradients sum over the batch,
+    as for batch normalization.
 
-        dx = (1 / (d * sqrt(var + eps))) * (d * dxhat - sum_j dxhat - xhat * sum_j (dxhat * xhat))
-
-    while the parameter gradients sum over the batch, as for batch normalization:
-    ``dgamma = sum_n dout * xhat`` and ``dbeta = sum_n dout``.
-
-    Taught in notebook ``05_batch_normalization`` (layer normalization).
+    Taught in notebook ``06_batchnorm_in_networks`` (layer normalization).
 
     Parameters
     ----------

@@ -11,10 +11,19 @@ Layout
 ``nnlib.training``    the ``fit`` loop
 ``nnlib.io``          ``save`` / ``load`` models to HDF5
 ``nnlib.datasets``    digits, synthetic data, splits, HDF5 arrays
+``limit_blas_threads`` one BLAS thread for a whole notebook kernel (``fit`` and the
+                      experiments already use one)
 """
 
 from nnlib import datasets, functional, init
-from nnlib.gradcheck import compare, gradcheck, numerical_gradient, relative_error
+from nnlib._runtime import limit_blas_threads
+from nnlib.gradcheck import (
+    compare,
+    format_error,
+    gradcheck,
+    numerical_gradient,
+    relative_error,
+)
 from nnlib.io import ModelFileError, load, save
 from nnlib.layers import BatchNorm, Dense, Dropout, LayerNorm, LeakyReLU, ReLU, Sigmoid, Tanh
 from nnlib.module import Layer, Parameter
@@ -45,9 +54,11 @@ __all__ = [
     "datasets",
     "evaluate",
     "fit",
+    "format_error",
     "functional",
     "gradcheck",
     "init",
+    "limit_blas_threads",
     "load",
     "numerical_gradient",
     "predict",

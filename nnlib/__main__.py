@@ -11,6 +11,7 @@ autograder  build a Gradescope autograder zip
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -29,9 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen command; returns the exit status."""
+    """Parse ``argv`` and run the chosen command; returns the exit status.
+
+    When the reader of the output goes away (``python -m nnlib grade | head``), the
+    command stops quietly with the status 141 a shell reports for SIGPIPE, instead of a
+    BrokenPipeError traceback.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
+    except BrokenPipeError:
+        # Python would try to flush stdout again at exit and print a second error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    return code
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -16,6 +17,7 @@ from nnlib._files import atomic_h5
 
 __all__ = [
     "load_digits",
+    "load_framework_reference",
     "make_regression",
     "make_moons",
     "make_spirals",
@@ -55,6 +57,42 @@ def load_digits(scale: bool = True, dtype: object = np.float64) -> tuple[np.ndar
     if scale:
         X /= 16.0
     return X, labels.astype(np.int64)
+
+
+def load_framework_reference() -> dict[str, Any]:
+    """Batch normalization as measured in PyTorch and TensorFlow/Keras, shipped inside nnlib.
+
+    nnlib does not depend on either framework: ``scripts/make_framework_reference.py`` ran
+    them once and stored inputs, outputs, gradients and running statistics, in float64, in
+    ``nnlib/data/framework_reference.h5`` (the file's docstring lists every case).
+
+    Returns
+    -------
+    dict
+        ``{"attrs": {...}, "pytorch": {"attrs": {"version": ...}, "<case>": {...}},
+        "tensorflow": {...}}``; each case maps array names (``x``, ``y``, ``dx``,
+        ``running_var``, ...) to ndarrays, plus ``"attrs"``: that framework's own ``eps``,
+        ``momentum`` and so on. The top-level attributes record when and with which
+        versions the file was made.
+
+    Examples
+    --------
+    >>> ref = load_framework_reference()
+    >>> ref["pytorch"]["batchnorm_train"]["attrs"]["momentum"]
+    0.1
+    """
+    def attrs(obj: h5py.HLObject) -> dict[str, Any]:
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in obj.attrs.items()}
+
+    path = resources.files("nnlib") / "data" / "framework_reference.h5"
+    with resources.as_file(path) as p, h5py.File(p, "r") as f:
+        out: dict[str, Any] = {"attrs": attrs(f)}
+        for framework, group in f.items():
+            out[framework] = {"attrs": attrs(group)}
+            for case, arrays in group.items():
+                out[framework][case] = {k: v[()] for k, v in arrays.items()}
+                out[framework][case]["attrs"] = attrs(arrays)
+    return out
 
 
 def _need_rng(rng: object, who: str) -> np.random.Generator:

@@ -16,7 +16,10 @@ import numpy as np
 
 from nnlib.module import Layer
 
-__all__ = ["relative_error", "numerical_gradient", "gradcheck", "compare"]
+__all__ = ["relative_error", "format_error", "numerical_gradient", "gradcheck", "compare"]
+
+ROUNDING = 1e-12
+"""Relative errors below this are float64 rounding between two exact formulas."""
 
 
 def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-12) -> float:
@@ -40,6 +43,36 @@ def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-12) -> float:
         raise ValueError(f"relative_error: shapes differ, {a.shape} and {b.shape}.")
     den = max(float(np.linalg.norm(a) + np.linalg.norm(b)), float(floor))
     return float(np.linalg.norm(a - b)) / den
+
+
+def format_error(err: float, below: float = 1e-7) -> str:
+    """A relative error as text that does not depend on how the CPU rounds.
+
+    Below ``below`` the digits of a relative error are rounding noise (finite differences
+    in float64 leave about 1e-10, two exact formulas about 1e-16), and they change from
+    one CPU to another. So they are not printed: only that the error is below the bound.
+
+    Parameters
+    ----------
+    err : float
+        A relative error, e.g. from :func:`relative_error` or :func:`gradcheck`.
+    below : float
+        The bound under which the digits are not shown (default 1e-7, the usual pass
+        mark of a float64 gradient check).
+
+    Returns
+    -------
+    str
+        ``"< 1e-07"`` for a small error, else the error with two significant digits,
+        e.g. ``"6.5e-01"``.
+
+    Examples
+    --------
+    >>> format_error(3.2e-11), format_error(0.65)
+    ('< 1e-07', '6.5e-01')
+    """
+    err = float(err)
+    return f"< {below:.0e}" if err < below else f"{err:.1e}"
 
 
 def numerical_gradient(
@@ -66,6 +99,12 @@ def numerical_gradient(
     -------
     ndarray, same shape as ``x``
         ``(L(x + h e_i) - L(x - h e_i)) / (2h)`` for every entry i.
+
+    Notes
+    -----
+    The exercise of notebook 01, ``numerical_gradient(f, x, h)``, handles a scalar ``f``
+    only, so its third argument is the step size; here the third is ``dout``. Pass the
+    step by name (``h=...``) to avoid the mix-up.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError("numerical_gradient: x must be a floating numpy array (float64 "
@@ -178,11 +217,20 @@ def gradcheck(
     return errors
 
 
+def _num(v: float) -> str:
+    """``v`` with six significant digits; a negative zero prints as 0."""
+    return f"{v + 0.0:.6g}"
+
+
 def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e-7) -> bool:
-    """Print whether ``ours`` matches ``reference`` exactly, closely, or not at all.
+    """Print whether ``ours`` matches ``reference``, is close to it, or differs.
 
     Use it on every intermediate of a derivation (mu, var, xhat, ...) to find the first
-    one that goes wrong.
+    one that goes wrong. What it prints does not depend on how the CPU rounds: "match"
+    means equal up to float64 rounding (relative error below 1e-12, which covers two
+    formulas computing the same thing in a different order), "close" means within
+    ``rtol``, and only a real difference is printed with its digits, on two lines: the
+    relative error, then the worst entry (index, both values, their difference).
 
     Parameters
     ----------
@@ -195,21 +243,23 @@ def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e
     Returns
     -------
     bool
-        True when exact or close.
+        True when they match or are close.
     """
     a, b = np.asarray(ours), np.asarray(reference)
     if a.shape != b.shape:
         print(f"{name}: SHAPE MISMATCH, ours {a.shape} vs reference {b.shape}")
         return False
-    if np.array_equal(a, b):
-        print(f"{name}: exact")
+    err = 0.0 if np.array_equal(a, b) else relative_error(a, b)
+    if err <= min(ROUNDING, rtol):
+        print(f"{name}: match (relative error < {ROUNDING:.0e})")
+        return True
+    if err <= rtol:
+        print(f"{name}: close (relative error < {rtol:.0e})")
         return True
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
     worst = np.unravel_index(int(np.nanargmax(diff)) if diff.size else 0, diff.shape)
-    err = relative_error(a, b)
-    if err <= rtol:
-        print(f"{name}: close (max difference {diff.max():.1e}, relative error {err:.1e})")
-        return True
-    print(f"{name}: DIFFERENT (max difference {diff.max():.1e} at index {tuple(map(int, worst))}: "
-          f"ours {a[worst]:.6g} vs reference {b[worst]:.6g}; relative error {err:.1e})")
+    # Two short lines rather than one that wraps in a notebook.
+    print(f"{name}: DIFFERENT (relative error {err:.1e})\n"
+          f"    worst entry {tuple(map(int, worst))}: ours {_num(a[worst])}, "
+          f"reference {_num(b[worst])}, difference {diff.max():.1e}")
     return False

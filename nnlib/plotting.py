@@ -12,11 +12,28 @@ Functions
 ``plot_activation_histograms`` one histogram per layer of activations (or gradients)
 ``plot_images``                a grid of small grayscale images, e.g. 8x8 digits
 ``interactive_figure``         ipywidgets controls that redraw a figure (deterministic widget ids)
+
+Widgets and stored notebooks
+----------------------------
+A widget's display holds two representations: the live view, which needs a running
+kernel, and a ``text/plain`` fallback, which is what JupyterLab shows for an untrusted
+notebook (a fresh clone), and what a viewer without JavaScript shows. ipywidgets' fallback
+is the widget's repr (``VBox(children=(HBox(...``); the widgets made here say instead what
+they are and that the cell must be run (:func:`explained_box`).
+
+The course stores neither the live view nor the widget state in committed notebooks
+(``scripts/run_notebooks.py`` drops both), only that sentence. Measured in JupyterLab 4.6
+with ipywidgets 8.1: stored state is not used at all while a notebook is untrusted; once
+trusted, it draws the controls with red "disconnected" icons, and moving them does nothing
+until the cell is run again. A stored view without the state shows "Error displaying
+widget: model not found". Neither helps a reader, so each widget in the course is followed
+by a static figure of its default setting.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import itertools
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +44,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 from nnlib.module import Layer
 
@@ -37,6 +55,7 @@ __all__ = [
     "plot_activation_histograms",
     "plot_images",
     "interactive_figure",
+    "explained_box",
 ]
 
 
@@ -95,6 +114,13 @@ def plot_history(history: Any, title: str | None = None,
     return fig
 
 
+class _PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain numbers ("0.04", "1e-05"), labelling the same ticks."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
 def plot_curves(curves: Mapping[str, Sequence[float]], ax: Axes | None = None,
                 xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False,
                 title: str | None = None, start: int = 1) -> Axes:
@@ -128,6 +154,10 @@ def plot_curves(curves: Mapping[str, Sequence[float]], ax: Axes | None = None,
         ax.plot(np.arange(start, start + values.size), values, label=label)
     if logy:
         ax.set_yscale("log")
+        # Plain-text tick labels ("0.1", "0.04"): the default 10^k labels go through
+        # mathtext, whose parsing took a third of an interactive redraw.
+        ax.yaxis.set_major_formatter(_PlainLogFormatter())
+        ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -146,7 +176,7 @@ def _layers(model: Layer) -> list[Layer]:
 
 
 def plot_decision_boundary(model: Layer, X: np.ndarray, y: np.ndarray, ax: Axes | None = None,
-                           resolution: int = 200, margin: float = 0.5) -> Axes:
+                           resolution: int = 100, margin: float = 0.5) -> Axes:
     """Color the plane by the class a model predicts, and scatter the data on top.
 
     The model is evaluated in inference mode (``model.eval()``) on a grid covering the
@@ -329,6 +359,58 @@ def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: 
 _WIDGET_COUNTER = itertools.count()
 
 
+@functools.cache
+def _explained_vbox_class() -> type:
+    import ipywidgets as widgets
+
+    class ExplainedBox(widgets.VBox):
+        """A VBox whose plain-text form is a sentence instead of ipywidgets' repr."""
+
+        def __init__(self, *args: Any, text: str, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.plain_text = text
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+            data = super()._repr_mimebundle_(**kwargs)
+            if data is not None:
+                data["text/plain"] = self.plain_text
+            return data
+
+    return ExplainedBox
+
+
+def explained_box(children: Sequence[Any], text: str, **kwargs: Any) -> Any:
+    """An ``ipywidgets.VBox`` of ``children`` whose ``text/plain`` form is ``text``.
+
+    Jupyter shows ``text/plain`` wherever the live widget cannot be drawn: an untrusted
+    notebook (a fresh clone opened in JupyterLab), a notebook viewer without JavaScript, a
+    terminal. ipywidgets puts the widget's repr there (``VBox(children=(...``); ``text``
+    should say instead what the widget is and that running the cell brings it to life.
+
+    Parameters
+    ----------
+    children : sequence of ipywidgets.Widget
+    text : str
+        One short sentence, e.g. ``"Interactive explorer: run this cell to use it."``.
+    **kwargs
+        Passed to ``ipywidgets.VBox`` (``layout``, ``model_id``, ...).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Displays as the live widget plus ``text`` as its plain-text form;
+        ``box.plain_text`` holds ``text``.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("explained_box: text must be a non-empty sentence.")
+    return _explained_vbox_class()(list(children), text=text, **kwargs)
+
+
+def _and(words: Sequence[str]) -> str:
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _figure_png(fig: Figure) -> str:
     """The figure as a base64-encoded PNG (what Jupyter stores for an image output)."""
     buf = io.BytesIO()
@@ -336,7 +418,8 @@ def _figure_png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def interactive_figure(draw: Callable[..., Figure], name: str = "figure",
+def interactive_figure(draw: Callable[..., Figure], name: str = "figure", *,
+                       text: str | None = None,
                        **controls: Sequence[Any] | tuple[int, int] | tuple[int, int, int]) -> Any:
     """Controls (sliders, drop-downs) above a figure that is redrawn when a control changes.
 
@@ -352,7 +435,10 @@ def interactive_figure(draw: Callable[..., Figure], name: str = "figure",
     draw : callable
         Called with one keyword argument per control; returns a Figure.
     name : str
-        Used in the widget ids.
+        Used in the widget ids, and (hyphens as spaces) in the plain-text form.
+    text : str, optional
+        The plain-text form (see :func:`explained_box`); by default "Interactive <name>:
+        controls for <controls> redraw a figure; run this cell to use it."
     **controls
         ``keyword=spec`` where spec is a list of strings (a drop-down), a list of numbers
         (a slider over exactly these values) or a tuple ``(min, max)`` / ``(min, max, step)``
@@ -363,7 +449,8 @@ def interactive_figure(draw: Callable[..., Figure], name: str = "figure",
     Returns
     -------
     ipywidgets.VBox
-        The controls and the figure; display it (make it a cell's last expression).
+        The controls and the figure; display it (make it a cell's last expression). Its
+        plain-text form is ``text``, not a repr.
 
     Raises
     ------
@@ -430,5 +517,8 @@ def interactive_figure(draw: Callable[..., Figure], name: str = "figure",
                                 layout=widgets.Layout(model_id=mid("controls-layout"),
                                                       flex_flow="row wrap"),
                                 model_id=mid("controls"))
-    return widgets.VBox([box_controls, out], layout=widgets.Layout(model_id=mid("box-layout")),
-                        model_id=mid("box"))
+    if text is None:
+        what = f"controls for {_and(list(made))} redraw a figure; " if made else ""
+        text = f"Interactive {name.replace('-', ' ')}: {what}run this cell to use it."
+    return explained_box([box_controls, out], text,
+                         layout=widgets.Layout(model_id=mid("box-layout")), model_id=mid("box"))

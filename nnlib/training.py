@@ -15,7 +15,10 @@ name                       kernel in nnlib.functional          targets ``y``
 =========================  ==================================  ==================================
 
 The model outputs *logits* for both cross-entropies (no softmax or sigmoid layer at the
-end). Accuracy is reported for the two cross-entropies only.
+end). Accuracy is reported for the two cross-entropies only. A callable with an attribute
+``loss_kind`` of "multiclass", "binary" or "regression" is treated like the named loss of
+that kind (targets checked, accuracy reported); the student's losses of
+:func:`nnlib.grading.student_layers` carry it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from nnlib import functional as F
+from nnlib._runtime import progress_bar, single_threaded_blas
 from nnlib.module import Layer
 from nnlib.optim import Optimizer
 from nnlib.sequential import Sequential
@@ -91,7 +95,10 @@ class History:
 # --------------------------------------------------------------------------- helpers
 def _resolve_loss(loss: str | LossFn, who: str) -> tuple[LossFn, str]:
     if callable(loss):
-        return loss, "custom"
+        kind = getattr(loss, "loss_kind", "custom")
+        if kind not in ("multiclass", "binary", "regression"):
+            kind = "custom"
+        return loss, kind
     try:
         return LOSSES[loss]
     except (KeyError, TypeError):
@@ -111,6 +118,28 @@ def _check_model(model: object, who: str) -> Layer:
         raise TypeError(f"{who}: model must be an nnlib Layer or Sequential, "
                         f"got {type(model).__name__}.")
     return model
+
+
+def _check_optimizer_owns(model: Layer, optimizer: Any, who: str) -> None:
+    """Refuse an optimizer holding a parameter that is not one of ``model``'s.
+
+    Such an optimizer (e.g. built on another model's ``parameters()``) would train nothing
+    and silently change the other model's weights. An optimizer over a subset of the
+    model's parameters (fine-tuning some layers) is fine.
+    """
+    params = getattr(optimizer, "params", None)
+    if params is None:
+        return
+    owned = {(id(p.layer), p.key) for p in model.parameters()}
+    foreign = [p for p in params
+               if hasattr(p, "layer") and (id(p.layer), getattr(p, "key", None)) not in owned]
+    if foreign:
+        p = foreign[0]
+        raise ValueError(
+            f"{who}: the optimizer updates {len(foreign)} of its {len(params)} parameters that "
+            f"are not the model's (the first: {p.key!r} of {p.layer!r}), so training would "
+            f"change another model and leave this one as it is; build the optimizer from this "
+            f"model, e.g. optimizer=nnlib.{type(optimizer).__name__}(model.parameters(), ...).")
 
 
 def _check_X(X: Any, who: str, name: str = "X") -> np.ndarray:
@@ -194,6 +223,7 @@ class _Mode:
 
 
 # --------------------------------------------------------------------------- public API
+@single_threaded_blas
 def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Model outputs for ``X`` in inference mode; the previous mode is restored afterwards.
 
@@ -218,6 +248,7 @@ def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.nd
                                for i in range(0, X.shape[0], batch_size)])
 
 
+@single_threaded_blas
 def evaluate(
     model: Layer,
     X: np.ndarray,
@@ -246,7 +277,7 @@ def evaluate(
     loss : float
     accuracy : float or None
         Fraction of correct predictions for the two cross-entropies; None for "mse" and
-        callable losses.
+        callable losses (unless their ``loss_kind`` is "multiclass" or "binary").
     """
     model = _check_model(model, "evaluate")
     fn, kind = _resolve_loss(loss, "evaluate")
@@ -257,6 +288,7 @@ def evaluate(
     return float(value), _accuracy(pred, y, kind)
 
 
+@single_threaded_blas
 def fit(
     model: Layer,
     X: np.ndarray,
@@ -332,6 +364,7 @@ def fit(
     if not hasattr(optimizer, "step"):
         raise TypeError(f"{who}: optimizer must be an nnlib optimizer such as "
                         f"nnlib.SGD(model.parameters(), lr=0.1), got {type(optimizer).__name__}.")
+    _check_optimizer_owns(model, optimizer, who)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{who}: pass rng=np.random.default_rng(seed) to shuffle the data; "
                         f"got {type(rng).__name__}.")
@@ -361,9 +394,7 @@ def fit(
 
     bar = None
     if verbose == 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, desc="fit", unit="epoch", leave=True)
+        bar = progress_bar(total=epochs, desc="fit", unit="epoch", leave=True)
     try:
         # Divergence is reported below as a FloatingPointError naming the epoch and step,
         # so numpy's overflow warnings on the way there would only be noise.

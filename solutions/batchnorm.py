@@ -1,4 +1,7 @@
-"""Exercise: batch normalization (notebook ``05_batch_normalization``).
+"""Exercise: batch normalization (notebooks 05 and 06).
+
+The forward and backward passes are taught in ``05_batch_normalization``, inference and
+running statistics in ``06_batchnorm_in_networks``.
 
 Per feature j, over the N rows of a batch x of shape (N, D) (Ioffe & Szegedy,
 2015, Algorithm 1)::
@@ -145,7 +148,7 @@ def batchnorm_inference(
     affine map per feature, so any batch size works (even 1) and the rows do not
     influence each other.
 
-    Taught in notebook ``05_batch_normalization`` (training versus inference).
+    Taught in notebook ``06_batchnorm_in_networks`` (training versus inference).
 
     Parameters
     ----------
@@ -181,12 +184,15 @@ def running_stats_update(
     variance stores the unbiased estimate, hence the factor n / (n - 1).
     (Keras writes the same rule with its momentum equal to 1 - this momentum.)
 
-    Taught in notebook ``05_batch_normalization`` (running statistics).
+    Taught in notebook ``06_batchnorm_in_networks`` (running statistics).
 
     Parameters
     ----------
     running_mean, running_var : ndarray, shape (D,)
-        Current running statistics (not modified: return new arrays).
+        Current running statistics (not modified: return new arrays). Note that
+        ``nnlib.functional.batchnorm_running_update`` computes the same formula but
+        updates its arrays in place, as a layer updates its buffers; this exercise, like
+        every other one, returns new arrays instead.
     batch_mean, batch_var : ndarray, shape (D,)
         Mean and biased variance of the batch.
     n : int

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from nnlib import datasets
 from nnlib import functional as F
 from nnlib._files import atomic_h5
+from nnlib._runtime import single_threaded_blas  # noqa: F401  (re-exported)
 from nnlib.layers import BatchNorm, Dense, LayerNorm, ReLU, Sigmoid, Tanh
 from nnlib.module import Layer
 from nnlib.sequential import Sequential
@@ -28,24 +28,44 @@ __all__ = [
 ]
 
 
-def single_threaded_blas(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``func`` with the BLAS limited to one thread, when threadpoolctl is available.
+class Claims:
+    """The claims an experiment supports, each checked with a margin: ``text -> bool``.
 
-    The experiments multiply small matrices (batches of 60 by 100 units) step after step;
-    extra BLAS threads only add synchronization, which on a busy machine with few cores
-    made them several times slower. Without threadpoolctl this is a no-op.
+    Trained networks at an edge of stability (large learning rates, batches of two, tiny
+    initial weights) amplify last-bit rounding differences, so their exact accuracies
+    differ from one CPU to another. What does not differ is the claim they support when
+    it is stated with a margin, and that is what a notebook compares exactly. Printing a
+    ``Claims`` gives one line per claim ending in ``True`` or ``False``.
     """
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - optional
-            return func(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return func(*args, **kwargs)
+    def __init__(self, experiment: str) -> None:
+        self.experiment = experiment
+        self.items: list[tuple[str, bool]] = []
 
-    return wrapper
+    def add(self, text: str, holds: Any) -> None:
+        """Record one claim and whether it holds."""
+        self.items.append((text, bool(holds)))
+
+    def __bool__(self) -> bool:
+        return bool(self.items) and all(ok for _, ok in self.items)
+
+    def failed(self) -> list[str]:
+        """The texts of the claims that do not hold."""
+        return [text for text, ok in self.items if not ok]
+
+    def __str__(self) -> str:
+        lines = [f"claims of the {self.experiment}, checked with a margin:"]
+        lines += [f"  {text}: {ok}" for text, ok in self.items]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Claims({self.experiment!r}, {len(self.items)} claims, all hold: {bool(self)})"
+
+
+def value_at(grid: Sequence[float] | np.ndarray, values: np.ndarray, x: float) -> float | None:
+    """``values`` at the grid point equal to ``x`` (None when ``x`` is not on the grid)."""
+    hits = np.flatnonzero(np.isclose(np.asarray(grid, dtype=float), x))
+    return float(values[hits[0]]) if hits.size else None
 
 
 def _dtype(dtype: Any) -> np.dtype:

@@ -38,10 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random stream (0)")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="folder for <name>.h5 and <name>.png (results/)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="floating-point precision of data and weights (float64)")
     p.add_argument("--lr", type=float, default=None,
                    help="override the learning rate (not for 'lr', which sweeps it)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar (figure1)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide the progress bar (figure1; it is hidden anyway when stderr is "
+                        "not a terminal)")
     p.set_defaults(func=run)
 
 

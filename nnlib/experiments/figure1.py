@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlib._runtime import progress_bar
 from nnlib.experiments._common import (
     _dtype,
     batch_indices,
@@ -259,8 +260,7 @@ def batchnorm_figure1(
     batches = batch_indices(len(Xtr), batch_size, batch_rng)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc="figure1", unit="step")
+        bar = progress_bar(total=steps, desc="figure1", unit="step")
     j = 0
     measure(j)
     j += 1
@@ -317,7 +317,6 @@ def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.
     ax.set_ylabel("test accuracy")
     ax.set_title("(a) test accuracy")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right")
     lo = min(p.min() for p in result.sigmoid_input_percentiles.values())
     hi = max(p.max() for p in result.sigmoid_input_percentiles.values())
     pad = 0.05 * (hi - lo + 1e-12)
@@ -330,7 +329,11 @@ def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel("training step")
         ax.set_title(f"{title}: sigmoid input")
-        ax.legend(loc="best", fontsize=8)
-    axes[1].set_ylabel(f"input to sigmoid {result.setup.get('unit', 0)} of last hidden layer")
-    fig.tight_layout()
+    axes[1].set_ylabel(f"input to sigmoid {result.setup.get('unit', 0)}\nof the last hidden layer")
+    # One legend for all panels, below them, so that it covers no curve.
+    handles, labels = axes[0].get_legend_handles_labels()
+    more, more_labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles + more, labels + more_labels, loc="lower center", ncol=5, fontsize=9,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

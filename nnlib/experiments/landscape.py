@@ -199,7 +199,7 @@ def plot_loss_landscape(result: LandscapeResult, figsize: tuple[float, float] = 
     beta-smoothness.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     fig, axes = plt.subplots(1, 3, figsize=figsize, dpi=80)
     s = result.steps
@@ -218,8 +218,10 @@ def plot_loss_landscape(result: LandscapeResult, figsize: tuple[float, float] = 
     axes[1].set_ylabel("‖∇L(θ - ηg) - ∇L(θ)‖")
     axes[2].set_title("effective β-smoothness", fontsize=10)
     axes[2].set_yscale("log")
-    axes[2].yaxis.set_major_formatter(ScalarFormatter())
-    axes[2].yaxis.set_minor_formatter(ScalarFormatter())
+    # Labels at 1, 2 and 5 times the powers of ten only (every minor tick labelled collided).
+    axes[2].yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes[2].yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axes[2].yaxis.set_minor_formatter(NullFormatter())
     for ax in axes:
         ax.set_xlabel("training step")
         ax.legend(fontsize=8)

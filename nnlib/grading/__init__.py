@@ -2,7 +2,10 @@
 
 ``check(topic, *functions)`` is what the notebooks' check cells call: it runs the public
 tests of one exercise topic against the implementation chosen by ``NNLIB_IMPL``
-(``exercises`` by default) and prints a short summary. ``python -m nnlib grade`` grades
+(``exercises`` by default) and prints a short summary. ``student_layers()`` builds layer
+classes from the student's own functions, to train networks with them, and
+``student_function(topic, name)`` returns one function, re-read from its file (see
+:mod:`nnlib.grading.student`). ``python -m nnlib grade`` grades
 every topic (see :mod:`nnlib.grading.grader`) and ``python -m nnlib release`` builds the
 student release (see :mod:`nnlib.grading.release`).
 """
@@ -14,10 +17,23 @@ import io
 import os
 import signal
 import sys
+from pathlib import Path
 
 from nnlib.grading.topics import NOTEBOOKS, TOPICS
 
-__all__ = ["check", "CheckResult", "TOPICS", "NOTEBOOKS"]
+__all__ = ["check", "CheckResult", "TOPICS", "NOTEBOOKS", "student_layers", "student_function",
+           "StudentLayers", "ExerciseNotImplementedError"]
+
+_STUDENT = ("student_layers", "student_function", "StudentLayers", "ExerciseNotImplementedError")
+
+
+def __getattr__(name: str) -> object:
+    """Import :mod:`nnlib.grading.student` on first use of one of its names."""
+    if name in _STUDENT:
+        from nnlib.grading import student
+
+        return getattr(student, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CheckResult:
@@ -64,7 +80,8 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
         return True, lines
     lines.append(f"check({topic!r}): {passed} of {_tests(len(records))} passed.")
     messages = {r["message"] for r in records}
-    if passed == 0 and len(messages) == 1 and not records[0]["status"] == "not implemented":
+    if passed == 0 and len(messages) == 1 and records[0]["status"] not in ("not implemented",
+                                                                          "waiting"):
         lines.append(f"  {messages.pop()}")  # one problem with the whole file
         return False, lines
     order = {f: i for i, f in enumerate(TOPICS[topic])}
@@ -83,12 +100,39 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
             else:
                 lines.append(f"  {function:<{width}}  not implemented yet: "
                              f"write its body in {shown_file}")
+        elif all(r["status"] in ("waiting", "not implemented") for r in failed):
+            # judged on the cache of a forward that fails its own tests
+            needs = sorted({r["message"].split()[2].rstrip(":,") for r in failed
+                            if r["status"] == "waiting"} - {function})
+            part = "" if len(failed) == len(mine) else f" ({len(failed)} of {_tests(len(mine))})"
+            lines.append(f"  {function:<{width}}  waiting for {', '.join(needs)}, which fails "
+                         f"its tests: fix it first{part}")
         else:
-            first = failed[0]
+            first = min(failed, key=lambda r: r["status"] == "waiting")
             lines.append(f"  {function:<{width}}  FAILED {len(failed)} of {_tests(len(mine))}; "
                          f"first: {first['name']}")
             lines.append(f"  {'':<{width}}    {first['message']}")
     return False, lines
+
+
+def _checked_note(path: Path, here: Path | None) -> str:
+    """Which file was checked, when it is not the obvious one, else "".
+
+    The obvious file is ``exercises/<topic>.py`` (or ``solutions/<topic>.py``, the
+    instructors' copy) of the course folder that the notebook runs in, ``here``, or a
+    file of the folder named explicitly by ``NNLIB_IMPL``. Anything else (no course
+    folder around the notebook, or ``NNLIB_ROOT`` naming another copy) is printed.
+    """
+    path = path.resolve()
+    if here is not None and path.parent in (here / "exercises", here / "solutions"):
+        return ""
+    if os.environ.get("NNLIB_IMPL", "exercises") not in ("", "exercises", "solutions"):
+        return ""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        shown = str(path)
+    return f"checking {shown}"
 
 
 def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
@@ -99,7 +143,7 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
               "(or `pip install -e \".[dev]\"` in the course folder) and restart the kernel.")
         return False
 
-    from nnlib.grading.impl import display_path, find_root, impl_dir, local_checks
+    from nnlib.grading.impl import course_root_of, display_path, find_root, impl_dir, local_checks
     from nnlib.grading.plugin import DEFAULT_TIMEOUT, Collector, pytest_args
 
     if topic not in TOPICS:
@@ -112,7 +156,8 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
         return False
     root = find_root()
     test_file = root / "tests" / "public" / f"test_{topic}.py"
-    shown_file = display_path(impl_dir() / f"{topic}.py")
+    checked = impl_dir() / f"{topic}.py"
+    shown_file = display_path(checked)
     # an endless loop is stopped by SIGALRM, once per function; without SIGALRM (Windows)
     # the kernel's interrupt button it is
     timeout = DEFAULT_TIMEOUT if hasattr(signal, "SIGALRM") else 0.0
@@ -149,6 +194,9 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
             print(err)
         return False
     ok, lines = _summarize(topic, collector.records, shown_file)
+    note = _checked_note(checked, course_root_of(Path.cwd()))
+    if note:
+        lines.insert(0, f"check({topic!r}): {note}")
     sys.stdout.write("\n".join(lines) + "\n")  # one write: one stored output in a notebook
     sys.stdout.flush()
     return ok

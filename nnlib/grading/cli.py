@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -116,22 +115,13 @@ def _grade(args: argparse.Namespace) -> int:
                        sandbox=args.sandbox)
     except ImplementationError as e:
         return _usage(str(e))
-    _print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120)))
+    print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120)))
     if args.json:
         try:
             write_json(result, args.json)
         except OSError as e:
             return _usage(f"cannot write {args.json}: {e}")
     return 0
-
-
-def _print(text: str) -> None:
-    """Print, and end quietly when the reader went away (``nnlib grade | head``)."""
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _release(args: argparse.Namespace) -> int:

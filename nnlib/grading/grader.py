@@ -42,7 +42,7 @@ from nnlib.grading.topics import TOPICS
 __all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results",
            "write_json", "SandboxRequired", "check_output_path", "collect"]
 
-STATUS_ORDER = ("passed", "failed", "not implemented")
+STATUS_ORDER = ("passed", "failed", "waiting", "not implemented")
 BUDGET_PER_TIMEOUT = 30
 """A submission's overall time limit is this many per-test timeouts (at least a minute)."""
 
@@ -83,23 +83,27 @@ class Grade:
             if not mine:
                 continue
             failed = [r for r in mine if r["status"] == "failed"]
+            waiting = [r for r in mine if r["status"] == "waiting"]
             missing = [r for r in mine if r["status"] == "not implemented"]
-            if not failed and not missing:
+            if not failed and not waiting and not missing:
                 status = "passed"
             elif len(missing) == len(mine):
                 status = "not implemented"
-            elif not failed:
-                status = f"{len(missing)} of {len(mine)} not implemented"
             else:
-                status = f"failed {len(failed)} of {len(mine)}"
-                if missing:
-                    status += f", {len(missing)} not implemented"
+                # waiting: judged only once the function they depend on passes
+                parts = [f"{len(v)} {word}" for v, word in ((waiting, "waiting"),
+                                                           (missing, "not implemented")) if v]
+                if failed:
+                    parts.insert(0, f"failed {len(failed)} of {len(mine)}")
+                else:
+                    parts[0] = parts[0].replace(" ", f" of {len(mine)} ", 1)
+                status = ", ".join(parts)
             out[topic] = {
                 "score": sum(r["score"] for r in mine),
                 "max_score": sum(r["points"] for r in mine),
                 "tests": len(mine),
                 "status": status,
-                "message": _first_message(failed or missing),
+                "message": _first_message(failed or waiting or missing),
             }
         return out
 
@@ -107,7 +111,8 @@ class Grade:
 def _first_message(failed: list[dict[str, Any]]) -> str:
     if not failed:
         return ""
-    function, message = failed[0]["function"], failed[0]["message"]
+    first = min(failed, key=lambda r: r["status"] == "waiting")  # the cause before its effects
+    function, message = first["function"], first["message"]
     return message if message.startswith(function) else f"{function}: {message}"
 
 
@@ -335,30 +340,40 @@ def collect(hidden: bool = False, topics: Iterable[str] | None = None) -> list[d
 
 # ------------------------------------------------------------------ output
 def _wrap(text: str, width: int, indent: str) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), width=max(width, 40), initial_indent=indent,
-                         subsequent_indent=" " * len(indent), break_on_hyphens=False) or [indent]
+    return textwrap.wrap(" ".join(text.split()), width=max(width, len(indent) + 20),
+                         initial_indent=indent, subsequent_indent=" " * len(indent),
+                         break_on_hyphens=False) or [indent]
 
 
 def format_table(result: Grade, width: int = 100) -> str:
-    """The per-exercise table and each exercise's first failure, in full.
+    """The per-exercise table, with each exercise's first failure in full.
 
-    Then any problem with the hand-in, the protections in force and, last, exactly one line
-    ``Score: X / Y``.
+    The first failure is wrapped inside its column (under the table when the terminal is
+    too narrow for a column), never cut. Then any problem with the hand-in, the
+    protections in force and, last, exactly one line ``Score: X / Y``.
     """
     per = result.by_topic()
-    rows = [("exercise", "points", "status")]
+    rows = [("exercise", "points", "status", "first failure")]
     for topic, t in per.items():
         rows.append((topic, f"{_fmt_points(t['score'])} / {_fmt_points(t['max_score'])}",
-                     t["status"]))
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines = [f"{r[0]:<{w0}}  {r[1]:>{w1}}  {r[2]}".rstrip() for r in rows]
-    lines.insert(1, "-" * max(len(line) for line in lines))
-    failures = [(topic, t["message"]) for topic, t in per.items() if t["message"]]
-    if failures:
-        lines += ["", "First failure of each exercise:"]
-        for topic, message in failures:
-            lines += _wrap(message, width, f"  {topic:<{w0}}  ")
+                     t["status"], t["message"]))
+    w0, w1, w2 = (max(len(r[i]) for r in rows) for i in range(3))
+    indent = w0 + w1 + w2 + 6
+    room = width - indent
+    lines = []
+    below = []
+    for r in rows:
+        head = f"{r[0]:<{w0}}  {r[1]:>{w1}}  {r[2]:<{w2}}  "
+        if room >= 30 or not r[3] or r is rows[0]:
+            text = _wrap(r[3], room, "") if r[3] else [""]
+            lines.append((head + text[0].strip()).rstrip())
+            lines += [" " * indent + t.strip() for t in text[1:]]
+        else:
+            lines.append(head.rstrip())
+            below += _wrap(r[3], width, f"  {r[0]:<{w0}}  ")
+    lines.insert(1, "-" * min(width, max(len(line) for line in lines)))
+    if below:
+        lines += ["", "First failure of each exercise:", *below]
     for problem in result.problems:
         lines += _wrap(problem, width, "Problem: ")
     if result.note:
@@ -453,8 +468,14 @@ def write_json(result: Grade, path: str | os.PathLike[str]) -> None:
 
 
 def safe_cell(text: str) -> str:
-    """``text`` as a CSV cell that no spreadsheet reads as a formula (``'`` before it)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """``text`` as a CSV cell that no spreadsheet reads as a formula (``'`` before it).
+
+    ``max_points``, the name of the grades table's last row, gets the ``'`` too, so that a
+    student folder of that name cannot be taken for it.
+    """
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") or text == "max_points":
+        return "'" + text
+    return text
 
 
 def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
@@ -508,8 +529,13 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
         for i, (name, result) in enumerate(pool.map(one, entries), 1):
             results[name] = result
             if progress:
-                print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
-                      f"{_fmt_points(result.max_score)}", flush=True)
+                try:
+                    print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
+                          f"{_fmt_points(result.max_score)}", flush=True)
+                except BrokenPipeError:  # `... | head`: keep grading, write the results
+                    progress = False
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
     topics = [t for t in TOPICS if any(c["topic"] == t for c in collected)]
     out = io.StringIO()
     writer = csv.writer(out)

@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "ImplementationError",
+    "course_root_of",
     "find_root",
     "impl_dir",
     "display_path",
@@ -40,20 +41,30 @@ class ImplementationError(Exception):
     """An exercise file cannot be used (missing, syntax error, forbidden import)."""
 
 
+def course_root_of(start: Path) -> Path | None:
+    """The nearest folder holding ``tests/public`` at or above ``start``, or None."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "tests" / "public").is_dir():
+            return folder
+    return None
+
+
 def find_root() -> Path:
     """Return the folder holding ``tests/public`` (the repository or the student release).
 
     The environment variable ``NNLIB_ROOT`` wins when set; otherwise the folder is searched
-    from the installed ``nnlib`` package upwards, then from the current working directory
-    upwards (a notebook kernel runs in ``course/``).
+    from the current working directory upwards (a notebook kernel runs in ``course/``),
+    then from the installed ``nnlib`` package upwards. The working directory comes first
+    so that a second copy of the course checks its own files even when ``nnlib`` was
+    installed from another copy.
     """
     if os.environ.get("NNLIB_ROOT"):
         return Path(os.environ["NNLIB_ROOT"]).resolve()
-    starts = [Path(__file__).resolve().parents[2], Path.cwd().resolve()]
-    for start in starts:
-        for folder in (start, *start.parents):
-            if (folder / "tests" / "public").is_dir():
-                return folder
+    for start in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        root = course_root_of(start)
+        if root is not None:
+            return root
     raise ImplementationError(
         "cannot find the course folder (the one holding tests/public); run from inside it"
     )

@@ -45,6 +45,8 @@ __all__ = ["WorkerSession", "RemoteImpl", "RemoteFunction", "Handle", "current",
 
 MAX_OUTPUT = 1_000_000
 """Bytes a test's calls may print before the test fails (debug prints fine, floods not)."""
+MAX_HANDLES = 10_000
+"""Most opaque values (handles) the judge accepts in one reply."""
 START_TIMEOUT = 30.0
 """Seconds a worker may take to start and say hello."""
 
@@ -267,13 +269,24 @@ class WorkerSession:
             out.append(f"unprivileged uid {self.uid}")
         else:
             out.append(f"runs as the grader's user (uid {os.geteuid()})")
-        lim = self.limits
-        out.append(f"rlimits: AS {lim['AS'] >> 30} GiB, CPU {lim['CPU']} s, NPROC {lim['NPROC']}, "
-                   f"FSIZE {lim['FSIZE'] >> 20} MiB")
+        out.append(self._limits_text())
         out.append("clean environment, python -I -S")
         out.append(f"timeouts {self.timeout:g} s per test, {self.total:g} s per submission "
                    "(the worker is killed)")
         return out
+
+    def _limits_text(self) -> str:
+        lim = dict(self.limits)
+        seen = (self.hello or {}).get("limits")
+        if isinstance(seen, dict):  # what the worker reported in force
+            lim = {k: seen.get(k) if type(seen.get(k)) is int else None for k in lim}
+        parts = []
+        for key, unit, shift in (("AS", "GiB", 30), ("CPU", "s", 0), ("NPROC", "", 0),
+                                 ("FSIZE", "MiB", 20)):
+            value = lim.get(key)
+            parts.append(f"{key} {value >> shift} {unit}".rstrip() if value is not None
+                         else f"{key} unlimited")
+        return "rlimits: " + ", ".join(parts)
 
     def shown_name(self, topic: str) -> str:
         """The path of ``topic``'s file as the student sees it."""
@@ -525,6 +538,9 @@ class WorkerSession:
 
     def _special(self, node: dict[str, Any], dec: Decoder) -> Any:
         if "$h" in node and type(node["$h"]) is int:
+            dec.handles = getattr(dec, "handles", 0) + 1
+            if dec.handles > MAX_HANDLES:
+                raise ProtocolError(f"more than {MAX_HANDLES} opaque values in one reply")
             handle = _handle_class(node.get("ty"))(node["$h"], self.gen)
             weakref.finalize(handle, self._release, self.gen, node["$h"])
             return handle

@@ -27,6 +27,7 @@ import pytest
 
 from nnlib.grading.feedback import MAX_MESSAGE, StudentError, cut
 from nnlib.grading.impl import ImplementationError
+from nnlib.grading.testing import Waiting
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -54,8 +55,11 @@ def pytest_args(root: Path, paths: Iterable[Path], capture: str = "sys") -> list
 
     Use with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` in the environment.
     """
+    # no configuration file: the settings come on the command line (nothing left on disk)
+    config = ["-c", os.devnull, "-o", "filterwarnings=error"] if os.name == "posix" else [
+        "-c", _ini()]
     args = [
-        "-c", _ini(), "--rootdir", str(root), "--confcutdir", str(root / "tests"),
+        *config, "--rootdir", str(root), "--confcutdir", str(root / "tests"),
         "-p", "no:cacheprovider", "-p", "no:stepwise",
         "--assert=plain", f"--capture={capture}", "-q", "--no-header", "-rN",
         "--tb=no",  # records carry curated messages; tracebacks would only cost time
@@ -90,7 +94,8 @@ def failure_message(excinfo: pytest.ExceptionInfo[BaseException],
                     timeout: float | None = None) -> tuple[str, str]:
     """Return ``(status, message)`` for a failed test.
 
-    ``status`` is "not implemented" for a stub that raises NotImplementedError, "failed"
+    ``status`` is "not implemented" for a stub that raises NotImplementedError, "waiting"
+    when a function the test needs first fails its own tests (:class:`Waiting`), "failed"
     otherwise. Failures of the student's code arrive as :class:`StudentError` with the
     judge's message; assertion messages are the tests' curated texts. Never a traceback.
     """
@@ -99,6 +104,8 @@ def failure_message(excinfo: pytest.ExceptionInfo[BaseException],
         return ("not implemented" if e.not_implemented else "failed"), _short(e.message)
     if isinstance(e, ImplementationError):
         return "failed", _short(str(e))
+    if isinstance(e, Waiting):  # the function this test needs first fails its own tests
+        return "waiting", _short(str(e))
     if isinstance(e, AssertionError):
         return "failed", _short(str(e) or "assertion failed")
     text = str(e)

@@ -40,13 +40,15 @@ import numpy as np
 
 MAGIC = b"NNW1"
 _HEAD = struct.Struct("<4sII")
-MAX_HEADER = 32 << 20
-"""Largest JSON header accepted (bytes)."""
+MAX_HEADER = 8 << 20
+"""Largest JSON header accepted (bytes); arrays travel outside it, in buffers."""
 MAX_PAYLOAD = 256 << 20
 """Largest total of array buffers in one message (bytes)."""
 MAX_BUFFERS = 1 << 20
 MAX_DEPTH = 64
 """Deepest nesting of containers accepted."""
+MAX_NODES = 1_000_000
+"""Most values (containers, numbers, arrays, ...) in one message."""
 MAX_DIMS = 32
 _DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 LAYOUTS = ("C", "F", "S")
@@ -370,7 +372,7 @@ class Decoder:
     def decode(self, node: Any, depth: int = 0) -> Any:
         """The value of ``node``."""
         self._count += 1
-        if depth > MAX_DEPTH or self._count > 10_000_000:
+        if depth > MAX_DEPTH or self._count > MAX_NODES:
             raise ProtocolError("value nested too deeply or too large")
         t = type(node)
         if node is None or t in (bool, int, float, str):

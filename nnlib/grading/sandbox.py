@@ -306,7 +306,7 @@ def choose(mode: str = "auto", probe: bool = True) -> Sandbox:
     if mode not in ("auto", "require", "off"):
         raise ValueError(f"sandbox must be 'auto', 'require' or 'off', not {mode!r}")
     if mode == "off":
-        return Sandbox("none", reason="turned off (--no-sandbox)")
+        return Sandbox("none", reason="turned off with --no-sandbox")
     if mode == "auto" and not probe and "probe" not in _chosen:
         path = find_bwrap()
         if path is None:

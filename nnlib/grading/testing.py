@@ -3,7 +3,9 @@
 The test folders' ``conftest.py`` re-export :func:`impl` and :func:`pytest_configure`;
 the tests call their function through :func:`call`, which fails the test with a clear
 message when the function modifies an argument in place, and compare with
-:func:`assert_close`, whose messages say which output is wrong and where.
+:func:`assert_close`, whose messages say which output is wrong and where. A backward test
+gets its cache through :func:`forward_for_backward`, which marks the test as waiting
+(:class:`Waiting`) instead of blaming the backward when the student's forward is wrong.
 """
 
 from __future__ import annotations
@@ -159,3 +161,80 @@ def expect_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:
             got += f" of {len(result)} items"
         raise AssertionError(f"{what} must return a tuple of {n} items, got {got}")
     return tuple(result)
+
+
+class Waiting(AssertionError):
+    """A test cannot judge its function yet: a function it depends on fails.
+
+    Raised by :func:`forward_for_backward`. The grader records the test with the status
+    ``"waiting"`` (no points) and this message, which names the failing function, so that
+    a correct backward pass is never blamed for a wrong forward pass.
+    """
+
+
+def forward_for_backward(impl: Any, forward: str, *args: Any, expected: Any, judged: str,
+                         rtol: float = 1e-6, **kwargs: Any) -> Any:
+    """Run the student's ``forward`` to get a cache for judging ``judged`` (its backward).
+
+    The cache is the student's own format, so a backward pass can only be judged on the
+    cache of the student's forward, and only if that forward is right: otherwise a correct
+    backward would fail for the forward's mistake.
+
+    Parameters
+    ----------
+    impl : module or proxy
+        The implementation; only ``getattr(impl, forward)(*args, **kwargs)`` is used.
+    forward : str
+        The forward function, e.g. ``"batchnorm_forward"``.
+    *args, **kwargs
+        Its arguments.
+    expected : ndarray or callable
+        The correct output for these arguments, or a function ``check(out)`` that raises
+        AssertionError when ``out`` is wrong (for random outputs such as dropout's).
+    judged : str
+        The function the calling test judges, for the message.
+    rtol : float
+        Tolerance of the comparison with ``expected``.
+
+    Returns
+    -------
+    The forward's return value (normally ``(out, cache)``).
+
+    Raises
+    ------
+    NotImplementedError
+        Propagated from the forward: the test is "not implemented", waiting for it.
+    Waiting
+        The forward raises, modifies its inputs, returns no ``(out, cache)`` pair, or
+        returns a wrong ``out``.
+    """
+
+    def wait(why: str) -> Waiting:
+        why = why.split("; ")[0]  # the first clause says what is wrong; details are elsewhere
+        return Waiting(f"waiting for {forward}, which fails its tests ({why}): {judged} is "
+                       f"judged on the cache of {forward} once {forward} passes")
+
+    from nnlib.grading.feedback import StudentError
+
+    try:
+        result = call(getattr(impl, forward), *args, **kwargs)
+    except NotImplementedError:
+        raise
+    except StudentError as e:  # graded or checked: the judge's message for the student
+        if e.not_implemented:
+            raise
+        raise wait(e.message.replace(f"{forward} raised ", "it raises ", 1)) from None
+    except AssertionError as e:  # modified an input in place
+        raise wait(str(e)) from None
+    except Exception as e:
+        raise wait(f"it raises {type(e).__name__}: {str(e)[:200]}") from None
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise wait("it must return a tuple (out, cache)") from None
+    try:
+        if callable(expected):
+            expected(result[0])
+        else:
+            assert_close(result[0], expected, "out", rtol=rtol)
+    except AssertionError as e:
+        raise wait(str(e)) from None
+    return result

@@ -30,8 +30,8 @@ NOTEBOOKS: dict[str, str] = {
     "losses": "03_backpropagation",
     "network": "03_backpropagation",
     "batchnorm": "05_batch_normalization",
-    "dropout": "05_batch_normalization",
-    "layernorm": "05_batch_normalization",
+    "dropout": "06_batchnorm_in_networks",
+    "layernorm": "06_batchnorm_in_networks",
     "adam": "04_training",
 }
 """Topic -> the notebook where its exercise is introduced."""

@@ -48,7 +48,10 @@ def _setup(cfg: dict) -> None:
         current_hard = resource.getrlimit(which)[1]
         if current_hard != resource.RLIM_INFINITY:
             soft, hard = min(soft, current_hard), min(hard, current_hard)
-        resource.setrlimit(which, (soft, hard))
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):  # not on this system (macOS and RLIMIT_AS): said in hello
+            pass
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
 

@@ -36,6 +36,14 @@ def fig1():
     return ex.batchnorm_figure1(steps=600, eval_every=50, seed=0)
 
 
+@pytest.fixture(scope="module", params=(0, 1, 2), ids=lambda s: f"seed{s}")
+def fig1_seeds(request):
+    """The claims of Figure 1 are asserted on three seeds, each with a margin."""
+    if request.param == 0:
+        return request.getfixturevalue("fig1")
+    return ex.batchnorm_figure1(steps=600, eval_every=50, seed=request.param)
+
+
 # ----------------------------------------------------------------------------- figure 1
 def test_figure1_shapes_and_setup(fig1):
     T = len(fig1.steps)
@@ -64,20 +72,20 @@ def test_figure1_same_start(fig1):
     assert sum(isinstance(lay, BatchNorm) for lay in models["batchnorm"].layers) == 3
 
 
-def test_figure1_bn_far_better_early(fig1):
-    early = fig1.accuracy_at(150)
+def test_figure1_bn_far_better_early(fig1_seeds):
+    early = fig1_seeds.accuracy_at(150)
     assert early["batchnorm"] > 0.85
     assert early["batchnorm"] > early["baseline"] + 0.3
 
 
-def test_figure1_bn_not_worse_at_end(fig1):
-    final = fig1.final_accuracy()
+def test_figure1_bn_not_worse_at_end(fig1_seeds):
+    final = fig1_seeds.final_accuracy()
     assert final["batchnorm"] >= final["baseline"] - 0.02
 
 
-def test_figure1_sigmoid_input_more_stable_with_bn(fig1):
-    drift = fig1.median_drift()
-    drift_all = fig1.median_drift_all_units()
+def test_figure1_sigmoid_input_more_stable_with_bn(fig1_seeds):
+    drift = fig1_seeds.median_drift()
+    drift_all = fig1_seeds.median_drift_all_units()
     assert drift["batchnorm"] < 0.5 * drift["baseline"]
     assert drift_all["batchnorm"] < 0.5 * drift_all["baseline"]
 
@@ -145,7 +153,8 @@ def test_cli_figure1_writes_files(tmp_path, capsys):
     r = ex.load_results(tmp_path / "figure1.h5")
     assert isinstance(r, ex.Figure1Result)
     assert r.steps[0] == 0 and r.steps[-1] == 30
-    assert "batchnorm" in out.out and "figure1" in out.err  # table on stdout, tqdm on stderr
+    assert "batchnorm" in out.out  # the table on stdout
+    assert "\r" not in out.err  # no progress bar: stderr is not a terminal here
 
 
 def test_cli_other_experiment(tmp_path):
@@ -155,42 +164,69 @@ def test_cli_other_experiment(tmp_path):
 
 
 # ----------------------------------------------------------------------------- other experiments
-def test_lr_robustness_bn_trains_where_baseline_does_not():
-    r = ex.lr_robustness(lrs=(1.0, 10.0), steps=150)
+# Trained networks at an edge of stability amplify rounding differences between CPUs, so
+# each claim is asserted with a margin (Result.claims()) on three seeds, never on one.
+SEEDS = (0, 1, 2)
+
+
+def assert_claims(claims):
+    assert claims.items, "no claim was checked"
+    assert claims, f"claims that do not hold: {claims.failed()}\n{claims}"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lr_robustness_bn_trains_where_baseline_does_not(seed):
+    r = ex.lr_robustness(lrs=(1.0, 10.0, 30.0), steps=400, seed=seed)
+    assert len(r.claims().items) == 4
+    assert_claims(r.claims())
     trains = r.trains()
-    assert np.any(trains["batchnorm"] & ~trains["baseline"])
-    assert trains["batchnorm"].all()
-    assert r.loss_curves["baseline"].shape == (2, 150)
+    assert trains["batchnorm"][1] and not trains["baseline"][1]
+    assert r.loss_curves["baseline"].shape == (3, 400)
     assert "acc BN" in r.table()
 
 
-def test_init_scale_sweep_bn_insensitive():
-    r = ex.init_scale_sweep(scales=(0.01, 0.3), depth=6, steps=120)
-    assert r.test_accuracy["batchnorm"].min() > 0.5
-    assert r.test_accuracy["baseline"][0] < 0.3  # vanishing activations: stuck near chance
-    assert r.activation_std["baseline"][0, -1] < 1e-6
+def test_claims_fail_when_the_claim_breaks():
+    r = ex.lr_robustness(lrs=(1.0, 10.0), steps=5)  # far too short to train anything
+    assert r.claims().items and not r.claims()
+    assert "with BN, above 90% at every lr from 0.1 to 10" in r.claims().failed()
+    assert str(r.claims()).splitlines()[-1].endswith(": False")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_init_scale_sweep_bn_insensitive(seed):
+    r = ex.init_scale_sweep(scales=(0.001, 0.1, 1.0), seed=seed)
+    assert len(r.claims().items) == 4
+    assert_claims(r.claims())
+    assert r.activation_std["baseline"][0, -1] < 1e-12  # vanishing activations
     bn_std = r.activation_std["batchnorm"]
     assert np.all((bn_std > 0.3) & (bn_std < 1.0))
+    assert "layer 8 (BN)" in r.activation_table()
 
 
-def test_batch_size_effect_small_batches_hurt_bn():
-    r = ex.batch_size_effect(batch_sizes=(2, 60), epochs=2, hidden=(50, 50))
-    acc = r.test_accuracy
-    assert acc["batchnorm_eval"][0] < acc["batchnorm_eval"][1] - 0.2
-    assert acc["batchnorm_eval"][0] < acc["baseline"][0] - 0.2
-    assert r.mismatch().shape == (2,)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_batch_size_effect_small_batches_hurt_bn(seed):
+    r = ex.batch_size_effect(batch_sizes=(2, 4, 16), seed=seed)
+    assert len(r.claims().items) == 4
+    assert_claims(r.claims())
+    assert r.mismatch().shape == (3,)
+
+
+def test_batch_size_effect_refuses_a_batch_of_one():
     with pytest.raises(ValueError, match=">= 2"):
         ex.batch_size_effect(batch_sizes=(1, 4))
 
 
-def test_loss_landscape_smoother_with_bn():
-    r = ex.loss_landscape(steps=200, measure_every=40)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_loss_landscape_smoother_with_bn(seed):
+    r = ex.loss_landscape(steps=200, measure_every=40, seed=seed)
     assert r.loss["baseline"].shape == (5, 5)
     change = {k: np.median(v.max(axis=1)) for k, v in r.grad_change.items()}
-    assert change["batchnorm"] < 0.5 * change["baseline"]
+    assert change["batchnorm"] < 0.4 * change["baseline"]  # measured 0.13-0.27 on 5 seeds
     beta = {k: np.median(v) for k, v in r.beta_smoothness().items()}
-    assert beta["batchnorm"] < beta["baseline"]
-    assert np.median(r.loss_range()["batchnorm"]) < np.median(r.loss_range()["baseline"])
+    assert beta["batchnorm"] < 0.5 * beta["baseline"]  # measured 0.26-0.37
+    # the median loss range is NOT smaller with BN on every seed (ratio 0.77-1.12 over five
+    # seeds at 600 steps), so neither this test nor notebook 07 claims it
+    assert r.loss_range()["batchnorm"].shape == r.loss_range()["baseline"].shape
 
 
 def test_loss_landscape_leaves_training_unchanged():
@@ -227,6 +263,17 @@ def test_coupling_widget_builds():
     assert ex.coupling_widget(demo).model_id != w.model_id  # ids stay unique per session
 
 
+def test_coupling_widget_explains_itself_in_plain_text():
+    from IPython.core.formatters import DisplayFormatter
+
+    w = ex.coupling_widget(ex.coupling_demo(np.random.default_rng(1)))
+    data, _ = DisplayFormatter().format(w)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    text = data["text/plain"]
+    assert "coupling" in text and "run this cell" in text and len(text) <= 90
+    assert "children=" not in text and "Slider(" not in text
+
+
 # ----------------------------------------------------------------------------- plots
 def test_plots_return_figures(fig1):
     figs = [ex.plot_figure1(fig1),
@@ -239,4 +286,32 @@ def test_plots_return_figures(fig1):
     for f in figs:
         assert isinstance(f, matplotlib.figure.Figure)
     assert len(figs[0].axes) == 3
+    plt.close("all")
+
+
+def test_plots_show_the_measured_values_and_legends_leave_the_data_free():
+    # the init sweep's vanishing stds are drawn as measured, not clipped at some floor
+    init = ex.init_scale_sweep(scales=(0.001, 1.0), depth=8, width=16, steps=2)
+    tiny = init.activation_std["baseline"][0, -1]
+    assert 0 < tiny < 1e-15
+    fig = ex.plot_init_scale_sweep(init)
+    lines = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "std 0.001"]
+    assert np.nanmin(lines[0].get_ydata()) == tiny
+    assert fig.axes[1].get_ylim()[0] <= tiny
+    # legends outside the data area: to the right of the axes, or below all panels
+    fig.canvas.draw()
+    for ax in fig.axes[1:]:
+        assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
+    fig1 = ex.plot_figure1(ex.batchnorm_figure1(steps=20, eval_every=10))
+    fig1.canvas.draw()
+    assert all(ax.get_legend() is None for ax in fig1.axes) and len(fig1.legends) == 1
+    assert fig1.legends[0].get_window_extent().y1 <= min(
+        ax.get_window_extent().y0 for ax in fig1.axes)
+    # the batch-size axis labels exactly the batch sizes (no colliding minor-tick labels)
+    bsz = ex.plot_batch_size_effect(ex.batch_size_effect(batch_sizes=(2, 4, 60), epochs=1,
+                                                         hidden=(10,)))
+    bsz.canvas.draw()
+    ax = bsz.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "60"]
+    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
     plt.close("all")

@@ -10,6 +10,7 @@ lives in test_hostile*.py.)
 import hashlib
 import os
 import textwrap
+import uuid
 
 import pytest
 
@@ -27,7 +28,7 @@ from .conftest import ROOT, clean_env, make_submission, run
 
 BOX = sandboxing.choose("auto")
 MODES = ["auto", "off"] if BOX.sandboxed else ["off"]
-MARKER = "nnlib-isolation-marker-7f3a"
+MARKER = f"nnlib-isolation-marker-{uuid.uuid4().hex}"  # unique to this run
 
 
 def _write(folder, topic, source):
@@ -264,31 +265,51 @@ class Always(np.ndarray):
     def __eq__(self, other):
         return True
 
+    def __array_ufunc__(self, *args, **kwargs):
+        return np.zeros(1).view(Always)
+
+def dense_forward(x, W, b):
+    return np.zeros((x.shape[0], W.shape[0])).view(Always), (x, W)
+
+def dense_backward(dz, cache):
+    raise NotImplementedError
+"""
+
+LIAR = """
+import numpy as np
+
 class Liar:
-    shape = (2, 2)
+    shape = (2, 3)
     def __eq__(self, other):
         return True
     def __array__(self, dtype=None, copy=None):
-        return np.zeros((2, 2))
+        raise RuntimeError("no")
 
-def dense_forward(x, W, b):
-    return np.zeros((x.shape[0], W.shape[0])).view(Always), Liar()
+def sigmoid_forward(x):
+    s = 1 / (1 + np.exp(-x))
+    return s, Liar()
 
-def dense_backward(dz, cache):
-    return Liar(), Liar(), Liar()
+def sigmoid_backward(dout, cache):
+    return Liar()
 """
 
 
 def test_returned_objects_are_plain_arrays_or_opaque(tmp_path, digest):
     sub = make_submission(tmp_path / "trickster")
     _write(sub, "dense", VALUES)
-    g = grade(sub, topics=["dense"])
+    src = (ROOT / "solutions" / "activations.py").read_text(encoding="utf-8")
+    _write(sub, "activations", src.replace("def sigmoid_", "def _honest_sigmoid_") + LIAR)
+    g = grade(sub, topics=["dense", "activations"])
     per = _by_function(g)
+    # the ndarray subclass arrives as a plain array: its __eq__ and ufuncs do not help it
     assert [r["status"] for r in per["dense_forward"]] == ["passed", "failed"]  # shape only
     assert "wrong values" in per["dense_forward"][1]["message"]
-    assert all(r["status"] == "failed" for r in per["dense_backward"])
-    assert "got Liar" in per["dense_backward"][0]["message"] or "Liar" in " ".join(
-        r["message"] for r in per["dense_backward"])
+    # an object that lies about equality stays in the worker: the judge sees an opaque handle
+    assert all(r["status"] == "passed" for r in per["sigmoid_forward"])
+    assert all(r["status"] == "failed" for r in per["sigmoid_backward"])
+    assert "got Liar" in per["sigmoid_backward"][0]["message"]
+    assert all(r["status"] == "passed" for f in ("relu_forward", "tanh_backward")
+               for r in per[f])
 
 
 def test_output_paths_and_options_are_checked_before_grading(tmp_path):
@@ -305,6 +326,7 @@ def test_output_paths_and_options_are_checked_before_grading(tmp_path):
     assert proc.returncode == 2 and "is a folder" in proc.stderr
     assert safe_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert safe_cell("-1+1") == "'-1+1" and safe_cell("alice") == "alice"
+    assert safe_cell("max_points") == "'max_points"  # never taken for the last row
 
 
 def test_require_sandbox_grades_only_in_the_sandbox(tmp_path):

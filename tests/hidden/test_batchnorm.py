@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 import nnlib.functional as F
-from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+from nnlib.grading.testing import (
+    assert_close,
+    call,
+    expect_tuple,
+    forward_for_backward,
+    numeric_grad,
+)
 
 BACKWARDS = [pytest.param(n, marks=pytest.mark.checks(n))
              for n in ("batchnorm_backward", "batchnorm_backward_fast")]
@@ -83,7 +89,8 @@ def test_hidden_batchnorm_keeps_float32(impl):
 def test_hidden_batchnorm_backward_gradcheck(impl, name):
     x, gamma, beta = _data(77, n=6, d=4)
     dout = np.random.default_rng(78).standard_normal(x.shape)
-    _, cache = impl.batchnorm_forward(x, gamma, beta)
+    _, cache = forward_for_backward(impl, "batchnorm_forward", x, gamma, beta,
+                                    expected=F.batchnorm_forward(x, gamma, beta)[0], judged=name)
     dx, dgamma, dbeta = expect_tuple(call(getattr(impl, name), dout, cache), 3, name)
     fwd = impl.batchnorm_forward
     assert_close(dx, numeric_grad(lambda v: fwd(v, gamma, beta)[0], x, dout),
@@ -100,7 +107,8 @@ def test_hidden_batchnorm_backward_gradcheck(impl, name):
 def test_hidden_batchnorm_backward_batch_of_two(impl, name):
     x, gamma, beta = _data(79, n=2, d=3)
     dout = np.random.default_rng(80).standard_normal(x.shape)
-    _, cache = impl.batchnorm_forward(x, gamma, beta)
+    _, cache = forward_for_backward(impl, "batchnorm_forward", x, gamma, beta,
+                                    expected=F.batchnorm_forward(x, gamma, beta)[0], judged=name)
     dx, dgamma, dbeta = call(getattr(impl, name), dout, cache)
     ref = F.batchnorm_backward(dout, F.batchnorm_forward(x, gamma, beta)[1])
     for what, got, exp in zip(("dx", "dgamma", "dbeta"), (dx, dgamma, dbeta), ref, strict=True):

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 import nnlib.functional as F
-from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+from nnlib.grading.testing import (
+    assert_close,
+    call,
+    expect_tuple,
+    forward_for_backward,
+    numeric_grad,
+)
 
 
 def _arrays(seed, n, d_in, d_out, dtype=np.float64):
@@ -38,7 +44,8 @@ def test_hidden_dense_forward_non_contiguous(impl):
 @pytest.mark.parametrize("shape", [(5, 4, 3), (4, 4, 4)], ids=["rectangular", "square"])
 def test_hidden_dense_backward_gradcheck(impl, shape):
     x, W, b = _arrays(33, *shape)
-    _, cache = impl.dense_forward(x, W, b)
+    _, cache = forward_for_backward(impl, "dense_forward", x, W, b, expected=x @ W.T + b,
+                                    judged="dense_backward")
     dz = np.random.default_rng(34).standard_normal((shape[0], shape[2]))
     dx, dW, db = expect_tuple(call(impl.dense_backward, dz, cache), 3, "dense_backward")
     assert_close(dx, numeric_grad(lambda v: impl.dense_forward(v, W, b)[0], x, dz),
@@ -54,7 +61,8 @@ def test_hidden_dense_backward_gradcheck(impl, shape):
 @pytest.mark.checks("dense_backward")
 def test_hidden_dense_batch_of_one(impl):
     x, W, b = _arrays(35, 1, 3, 2)
-    z, cache = impl.dense_forward(x, W, b)
+    z, cache = forward_for_backward(impl, "dense_forward", x, W, b, expected=x @ W.T + b,
+                                    judged="dense_backward")
     assert np.shape(z) == (1, 2), f"dense_forward: a batch of one gives z of shape (1, 2), " \
         f"got {np.shape(z)}"
     dz = np.array([[0.5, -2.0]])
@@ -68,7 +76,8 @@ def test_hidden_dense_batch_of_one(impl):
 @pytest.mark.checks("dense_backward")
 def test_hidden_dense_keeps_float32(impl):
     x, W, b = _arrays(36, 3, 4, 2, np.float32)
-    z, cache = impl.dense_forward(x, W, b)
+    z, cache = forward_for_backward(impl, "dense_forward", x, W, b, expected=x @ W.T + b,
+                                    judged="dense_backward", rtol=1e-5)
     assert z.dtype == np.float32, f"dense_forward: float32 in must give float32 out, got {z.dtype}"
     grads = impl.dense_backward(np.ones((3, 2), np.float32), cache)
     for name, g in zip(("dx", "dW", "db"), grads, strict=True):

@@ -3,7 +3,24 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple, global_random_state
+from nnlib.grading.testing import (
+    assert_close,
+    call,
+    expect_tuple,
+    forward_for_backward,
+    global_random_state,
+)
+
+
+def _dropped(x, p):
+    """A check that ``out`` is ``x`` with about a fraction p dropped, the rest scaled."""
+    def check(out):
+        assert np.shape(out) == x.shape, f"out has shape {np.shape(out)}, expected {x.shape}"
+        assert abs(np.mean(out == 0) - p) < 0.05, f"about {p:.0%} of out should be 0"
+        kept = out != 0
+        assert_close(out[kept], x[kept] / np.float32(1 - p), "out: kept elements scaled by "
+                     "1 / (1 - p)", rtol=1e-6)
+    return check
 
 
 def _x(dtype=np.float64):
@@ -72,7 +89,9 @@ def test_hidden_dropout_p_zero_and_float32(impl):
 @pytest.mark.checks("dropout_backward")
 def test_hidden_dropout_backward_float32_and_mask(impl):
     x = _x(np.float32)
-    out, cache = impl.dropout_forward(x, 0.25, np.random.default_rng(11))
+    out, cache = forward_for_backward(impl, "dropout_forward", x, 0.25,
+                                      np.random.default_rng(11), expected=_dropped(x, 0.25),
+                                      judged="dropout_backward")
     dout = np.random.default_rng(12).standard_normal(x.shape).astype(np.float32)
     dx = call(impl.dropout_backward, dout, cache)
     assert dx.dtype == np.float32, f"dropout_backward: dx must stay float32, got {dx.dtype}"

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+from nnlib.grading.testing import (
+    assert_close,
+    call,
+    expect_tuple,
+    forward_for_backward,
+    numeric_grad,
+)
 
 
 def _net(seed, sizes, n=5, dtype=np.float64):
@@ -47,7 +53,9 @@ def test_hidden_network_forward_single_layer(impl):
 def test_hidden_network_backward_gradcheck(impl):
     X, params = _net(63, [4, 5, 4, 3], n=6)
     dlogits = np.random.default_rng(64).standard_normal((6, 3))
-    _, caches = impl.network_forward(X, params)
+    _, caches = forward_for_backward(impl, "network_forward", X, params,
+                                     expected=_reference_model(params).forward(X),
+                                     judged="network_backward")
     grads = call(impl.network_backward, dlogits, caches)
     assert isinstance(grads, (list, tuple)) and len(grads) == len(params), (
         f"network_backward must return one (dW, db) pair per layer ({len(params)}), "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib.gradcheck import compare, gradcheck, numerical_gradient, relative_error
+from nnlib.gradcheck import compare, format_error, gradcheck, numerical_gradient, relative_error
 
 
 def test_relative_error():
@@ -117,12 +117,35 @@ def test_gradcheck_leaves_state_unchanged(rng):
 def test_compare_prints_the_three_outcomes(capsys):
     a = np.array([1.0, 2.0, 3.0])
     assert compare("same", a, a.copy())
-    assert compare("close", a, a + 1e-12)
+    assert compare("close", a, a + 1e-9)
     assert not compare("far", a, np.array([1.0, 2.5, 3.0]))
     assert not compare("shape", a, a[:2])
+    assert compare("rounding", a, a * (1 + 1e-15))
+    assert not compare("zero", np.array([0.0, 1.0]), np.array([-0.0, -1.0]))
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "same: exact"
-    assert lines[1].startswith("close: close (max difference 1.0e-12")
-    assert lines[2].startswith("far: DIFFERENT (max difference 5.0e-01 at index (1,): ours 2 vs "
-                               "reference 2.5")
-    assert lines[3] == "shape: SHAPE MISMATCH, ours (3,) vs reference (2,)"
+    assert lines[0] == "same: match (relative error < 1e-12)"
+    assert lines[1] == "close: close (relative error < 1e-07)"
+    assert lines[2] == "far: DIFFERENT (relative error 6.4e-02)"
+    assert lines[3] == "    worst entry (1,): ours 2, reference 2.5, difference 5.0e-01"
+    assert lines[4] == "shape: SHAPE MISMATCH, ours (3,) vs reference (2,)"
+    # rounding differences print exactly what an exact match prints: nothing CPU-dependent
+    assert lines[5] == "rounding: match (relative error < 1e-12)"
+    assert lines[6] == "zero: DIFFERENT (relative error 1.0e+00)"
+    assert lines[7] == "    worst entry (1,): ours 1, reference -1, difference 2.0e+00"
+
+
+def test_compare_prints_negative_zero_as_zero_in_lines_that_fit_a_notebook(capsys):
+    # A ReLU backward gives -0.0 where its mask is off (a negative dout times 0).
+    ours = np.array([[0.5, -0.110034], [0.0, 1.0]])
+    reference = np.array([[0.5, -0.0], [0.0, 1.0]])
+    assert not compare("statistics over the rows (axis=1)", ours, reference)
+    out = capsys.readouterr().out
+    assert "reference 0," in out and "-0," not in out
+    assert all(len(line) <= 90 for line in out.splitlines())
+
+
+def test_format_error_hides_rounding_digits():
+    assert format_error(3.2e-11) == "< 1e-07"
+    assert format_error(2.3e-9) == format_error(8.1e-10)  # noise does not show
+    assert format_error(0.65) == "6.5e-01"
+    assert format_error(1e-3, below=1e-2) == "< 1e-02"

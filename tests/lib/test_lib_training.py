@@ -74,14 +74,21 @@ def test_verbose_0_prints_nothing_and_verbose_2_prints_lines(digits_split, capsy
     assert len(lines) == 2 and lines[1].startswith("epoch 2: loss ")
 
 
-def test_verbose_1_shows_a_progress_bar(digits_split, capsys):
+def test_verbose_1_shows_a_progress_bar_on_a_terminal(digits_split, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
     Xtr, _, ytr, _ = digits_split
     rng = np.random.default_rng(0)
     model = small_net(rng)
     nnlib.fit(model, Xtr[:100], ytr[:100], optimizer=nnlib.SGD(model, lr=0.1), epochs=2,
               rng=rng)
-    err = capsys.readouterr().err
-    assert "2/2" in err and "loss" in err
+    assert "2/2" in err.getvalue() and "loss" in err.getvalue()
 
 
 def test_divergence_raises_naming_epoch_and_step(rng):
@@ -133,6 +140,27 @@ def test_callable_loss_is_used(rng):
                      batch_size=20, rng=rng, verbose=0)
     assert calls == [(20, 1), (20, 1), (10, 1)] * 2
     assert hist.accuracy == [] and len(hist.loss) == 2
+
+
+def test_callable_loss_with_a_kind_reports_accuracy(rng, digits_split):
+    Xtr, Xte, ytr, yte = digits_split
+
+    def loss(pred, target):
+        return nnlib.functional.softmax_cross_entropy(pred, target)
+
+    loss.loss_kind = "multiclass"
+    model = nnlib.Sequential([nnlib.Dense(64, 10, rng=rng)])
+    hist = nnlib.fit(model, Xtr, ytr, loss=loss, optimizer=nnlib.SGD(model, lr=0.5), epochs=2,
+                     rng=rng, verbose=0, validation_data=(Xte, yte))
+    assert len(hist.accuracy) == len(hist.val_accuracy) == 2
+    assert nnlib.evaluate(model, Xte, yte, loss=loss) == nnlib.evaluate(model, Xte, yte)
+    with pytest.raises(TypeError, match="needs integer labels"):  # the targets are checked
+        nnlib.fit(model, Xtr, ytr.astype(float), loss=loss, optimizer=nnlib.SGD(model, lr=0.1),
+                  epochs=1, rng=rng, verbose=0)
+    loss.loss_kind = "something else"  # not a kind: an ordinary callable
+    hist = nnlib.fit(model, Xtr, ytr, loss=loss, optimizer=nnlib.SGD(model, lr=0.1), epochs=1,
+                     rng=rng, verbose=0)
+    assert hist.accuracy == []
 
 
 def test_batches_are_a_permutation_without_replacement(rng):
@@ -277,3 +305,32 @@ def test_fit_a_single_layer(digits_split):
     hist = nnlib.fit(model, Xtr, ytr, optimizer=nnlib.SGD(model, lr=0.5), epochs=10, rng=rng,
                      validation_data=(Xte, yte), verbose=0)
     assert hist.val_accuracy[-1] > 0.9
+
+
+@pytest.mark.parametrize("make_opt", [lambda p: nnlib.SGD(p, lr=0.1, momentum=0.9),
+                                      lambda p: nnlib.Adam(p, lr=0.01)], ids=["SGD", "Adam"])
+def test_fit_refuses_an_optimizer_of_another_model(rng, make_opt):
+    model, other = small_net(rng), small_net(rng)
+    X, y = rng.random((8, 64)), rng.integers(0, 10, 8)
+    snapshot = [p.value.copy() for m in (model, other) for p in m.parameters()]
+    with pytest.raises(ValueError, match=r"not the model's.*model\.parameters\(\)"):
+        nnlib.fit(model, X, y, optimizer=make_opt(other.parameters()), epochs=1, rng=rng,
+                  verbose=0)
+    # refused before any step: neither model changed
+    after = [p.value for m in (model, other) for p in m.parameters()]
+    assert all(np.array_equal(a, b) for a, b in zip(snapshot, after, strict=True))
+    # a mix (one foreign parameter among the model's own) is refused too
+    mixed = make_opt(model.parameters() + other.parameters()[:1])
+    with pytest.raises(ValueError, match="1 of its 5 parameters"):
+        nnlib.fit(model, X, y, optimizer=mixed, epochs=1, rng=rng, verbose=0)
+
+
+def test_fit_accepts_an_optimizer_over_part_of_the_model(rng):
+    model = small_net(rng)
+    first = model.layers[0]
+    W0, W_last = first.params["W"].copy(), model.layers[-1].params["W"].copy()
+    X, y = rng.random((8, 64)), rng.integers(0, 10, 8)
+    nnlib.fit(model, X, y, optimizer=nnlib.SGD(model.layers[-1].parameters(), lr=0.1), epochs=1,
+              rng=rng, verbose=0)
+    assert np.array_equal(first.params["W"], W0)  # frozen
+    assert not np.array_equal(model.layers[-1].params["W"], W_last)  # trained

@@ -3,9 +3,19 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple
+from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
 
 X = np.arange(1.0, 2001.0).reshape(40, 50)
+
+
+def _dropped(x, p):
+    """A check that ``out`` is ``x`` with about a fraction p dropped, the rest scaled."""
+    def check(out):
+        assert np.shape(out) == x.shape, f"out has shape {np.shape(out)}, expected {x.shape}"
+        assert abs(np.mean(out == 0) - p) < 0.04, f"about {p:.0%} of out should be 0"
+        kept = out != 0
+        assert_close(out[kept], x[kept] / (1 - p), "out: kept elements scaled by 1 / (1 - p)")
+    return check
 
 
 @pytest.mark.points(2)
@@ -38,7 +48,8 @@ def test_dropout_forward_inference_is_identity(impl):
 @pytest.mark.checks("dropout_backward")
 def test_dropout_backward_uses_the_forward_mask(impl):
     p = 0.5
-    out, cache = impl.dropout_forward(X, p, np.random.default_rng(1))
+    out, cache = forward_for_backward(impl, "dropout_forward", X, p, np.random.default_rng(1),
+                                      expected=_dropped(X, p), judged="dropout_backward")
     dout = np.linspace(-1.0, 1.0, X.size).reshape(X.shape)
     dx = call(impl.dropout_backward, dout, cache)
     expected = np.where(out != 0, dout / (1 - p), 0.0)

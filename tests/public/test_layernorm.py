@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple
+from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
 
 X = np.array([[1.0, 2.0, 3.0, 6.0], [10.0, 0.0, -10.0, 4.0]])
 GAMMA = np.array([1.0, 2.0, 0.5, -1.0])
@@ -26,7 +26,8 @@ def test_layernorm_forward_values(impl):
 @pytest.mark.points(2)
 @pytest.mark.checks("layernorm_backward")
 def test_layernorm_backward_values(impl):
-    _, cache = impl.layernorm_forward(X, GAMMA, BETA)
+    _, cache = forward_for_backward(impl, "layernorm_forward", X, GAMMA, BETA,
+                                    expected=GAMMA * _xhat(X) + BETA, judged="layernorm_backward")
     dout = np.array([[1.0, -1.0, 0.5, 2.0], [-2.0, 0.0, 0.25, 1.0]])
     dx, dgamma, dbeta = expect_tuple(call(impl.layernorm_backward, dout, cache), 3,
                                      "layernorm_backward")
