@@ -9,6 +9,7 @@ shapes of the arguments and, where the grader knows it, the shape the output sho
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,6 +29,26 @@ _SHAPE_WORDS = re.compile(
     r"must have the same shape|input array dimensions|inconsistent shapes|size \d+ is different"
     r"|matmul|incompatible|got \d+ dimensions?|array is \d-dimensional|axis \d+ is out of bounds",
     re.IGNORECASE)
+
+
+_PATHS: list[str] = []
+
+
+def remember_paths(*paths: str | os.PathLike[str]) -> None:
+    """Paths of the grading machine that :func:`scrub_paths` removes from messages."""
+    for p in paths:
+        s = str(p)
+        for v in {s, os.path.realpath(s)} if s else ():
+            if v not in _PATHS and v != os.sep:
+                _PATHS.append(v)
+    _PATHS.sort(key=len, reverse=True)
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` without the remembered paths (the course, the Python installation, ...)."""
+    for p in _PATHS:
+        text = text.replace(p + os.sep, "").replace(p, "")
+    return re.sub(r"/tmp/nnlib-[\w.-]+/", "", text)
 
 
 class StudentError(Exception):
@@ -150,7 +171,7 @@ def exception_message(function: str, type_name: str, text: str,
                       code: str | None = None) -> str:
     """The message for an exception raised by the student's ``function``."""
     at = where_text(where, function)
-    text = short(text, MAX_EXCEPTION_TEXT)
+    text = short(scrub_paths(text), MAX_EXCEPTION_TEXT)
     if type_name == "NotImplementedError":
         return f"{function} is not implemented yet"
     if type_name == "SystemExit":

@@ -641,7 +641,8 @@ class WorkerSession:
     def _load_error(self, shown: str, err: Any) -> str:
         err = err if isinstance(err, dict) else {}
         kind = _name(err.get("type"))
-        text = protocol.short(err.get("msg", ""), feedback.MAX_EXCEPTION_TEXT)
+        text = protocol.short(feedback.scrub_paths(protocol.short(err.get("msg", ""), 4000)),
+                              feedback.MAX_EXCEPTION_TEXT)
         where = self._where(err.get("where"))
         if kind == "SyntaxError":
             line = f" line {where[-1][1]}" if where else ""
@@ -740,7 +741,7 @@ class WorkerSession:
         if "err" in reply:
             err = reply["err"] if isinstance(reply["err"], dict) else {}
             kind = _name(err.get("type"))
-            text = protocol.short(err.get("msg", ""), 2000)
+            text = feedback.scrub_paths(protocol.short(err.get("msg", ""), 4000))
             if err.get("unsendable"):
                 raise StudentError(fn, "unsendable", feedback.cut(
                     f"{fn} returned a value the grader cannot receive ({kind}: "

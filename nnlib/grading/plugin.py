@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,7 +24,13 @@ from typing import IO, Any
 
 import pytest
 
-from nnlib.grading.feedback import MAX_MESSAGE, StudentError, cut
+from nnlib.grading.feedback import (  # noqa: F401 - remember_paths: used by the judge
+    MAX_MESSAGE,
+    StudentError,
+    cut,
+    remember_paths,
+    scrub_paths,
+)
 from nnlib.grading.impl import ImplementationError
 from nnlib.grading.testing import Waiting
 
@@ -65,25 +70,6 @@ def pytest_args(root: Path, paths: Iterable[Path], capture: str = "sys") -> list
         "--tb=no",  # records carry curated messages; tracebacks would only cost time
     ]
     return args + [str(p) for p in paths]
-
-
-_PATHS: list[str] = []
-
-
-def scrub_paths(text: str) -> str:
-    """Remove paths of the grading machine (the course root, temporary folders) from ``text``."""
-    for p in _PATHS:
-        text = text.replace(p + os.sep, "").replace(p, "")
-    return re.sub(r"/tmp/nnlib-[\w.-]+/", "", text)
-
-
-def remember_paths(*paths: str | os.PathLike[str]) -> None:
-    """Paths that :func:`scrub_paths` removes from messages."""
-    for p in paths:
-        s = str(p)
-        if s and s not in _PATHS and s != os.sep:
-            _PATHS.append(s)
-            _PATHS.sort(key=len, reverse=True)
 
 
 def _short(text: str) -> str:

@@ -43,7 +43,15 @@ def main() -> None:
 
     judge.harden_judge()
     root = Path(cfg["root"])
-    remember_paths(root, cfg.get("tmp", ""), Path(__file__).resolve().parents[2])
+    import numpy
+
+    from nnlib.grading.sandbox import SANDBOX_DIR
+
+    # paths of this machine (and of the sandbox) that no feedback may show
+    remember_paths(root, cfg.get("tmp", ""), Path(__file__).resolve().parents[2],
+                   sys.base_prefix, sys.prefix, sys.exec_prefix,
+                   Path(numpy.__file__).resolve().parents[1], f"{SANDBOX_DIR}/submission",
+                   f"{SANDBOX_DIR}/site", f"{SANDBOX_DIR}/bin", os.path.expanduser("~"))
     session = None
     if not cfg.get("collect_only"):
         box = Sandbox.from_json(cfg["sandbox"])
