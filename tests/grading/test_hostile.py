@@ -182,10 +182,7 @@ ATTACKS = [
     Attack("class_detached_csv", "class", "gradients.py"),
     Attack("class_detached_exec", "class", "gradients.py"),
     Attack("class_formula_name", "class", layout="plain", folder="=2+5*HYPERLINK(1)"),
-    Attack("class_max_points_name", "class", layout="plain", folder="max_points",
-           xfail="grades.csv writes a submission folder named max_points as a row named "
-                 "max_points, above the judge's own max_points row: two rows of that name, "
-                 "and a spreadsheet lookup of the maximum finds the student's zeros"),
+    Attack("class_max_points_name", "class", layout="plain", folder="max_points"),
     Attack("class_kill_classmates", "class", "gradients.py", group="disruptive"),
     Attack("class_kill_grader", "class", "gradients.py", group="disruptive"),
     Attack("class_killpg", "class", "gradients.py", group="disruptive"),
@@ -206,11 +203,7 @@ ATTACKS = [
     Attack("callback_abuse", "returns", "gradients.py"),
     # --- feedback
     Attack("leak_hidden_source", "feedback"),
-    Attack("leak_paths", "feedback",
-           xfail="an exception message carries the grading machine's Python installation "
-                 "path into the feedback (sys.path inside the sandbox holds "
-                 "sys.base_prefix, e.g. /root/.pyenv/versions/3.11.7/...): the judge "
-                 "truncates the student's message but does not scrub the paths it knows"),
+    Attack("leak_paths", "feedback"),
     # --- the machine
     Attack("net_localhost", "machine", "gradients.py", sandbox_only=True),
     Attack("read_system_files", "machine", sandbox_only=True),
@@ -1028,10 +1021,6 @@ def test_the_suite_has_forty_distinct_attacks_in_every_category() -> None:
         "instructor files", "class", "resources", "returns", "feedback", "machine"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the grader leaves its private pytest ini (nnlib-grading-*.ini, from "
-    "nnlib.grading.plugin._ini, removed by atexit, which the judge's os._exit skips) in "
-    "the temporary folder: one file per submission graded"))
 def test_grading_leaves_no_files_behind(hostile: Session) -> None:
     left = {name: run.stray_files for name, run in hostile.runs.items() if run.stray_files}
     if hostile.later is not None and hostile.later.stray_files:
