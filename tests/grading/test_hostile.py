@@ -1026,3 +1026,24 @@ def test_grading_leaves_no_files_behind(hostile: Session) -> None:
     if hostile.later is not None and hostile.later.stray_files:
         left["later"] = hostile.later.stray_files
     assert not left, f"files left in the grading folders: {left}"
+
+
+def test_the_harness_sees_the_processes_an_attack_leaves_behind() -> None:
+    """The leftover-process check can fail: a marked process and one holding the token."""
+    token = secrets.token_hex(8)
+    marks = {"someone": mark_of(token, "someone")}
+    named = (f"import ctypes, time; ctypes.CDLL(None).prctl(15, {marks['someone']!r}.encode(),"
+             " 0, 0, 0); time.sleep(30)")
+    procs = [subprocess.Popen([sys.executable, "-c", named], start_new_session=True),
+             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", token],
+                              start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(_processes(token, marks)) < 2:
+            time.sleep(0.05)
+        assert sorted(owner for owner, _ in _processes(token, marks)) == ["", "someone"]
+    finally:
+        _kill_processes(token, marks)
+        for p in procs:
+            p.wait(10)
+    assert not _processes(token, marks)
