@@ -9,6 +9,7 @@ lives in test_hostile*.py.)
 
 import hashlib
 import os
+import sys
 import textwrap
 import uuid
 
@@ -105,7 +106,8 @@ def dense_forward(x, W, b):
         env=int("NNLIB_ROOT" in os.environ or "NNLIB_IMPL" in os.environ),
         root=int(os.getuid() == 0),
     )
-    raise ValueError("probe " + " ".join(f"{k}={v}" for k, v in flags.items()))
+    raise ValueError("probe " + " ".join(f"{k}={v}" for k, v in flags.items())
+                     + " " + repr(sys.path[:3]))
 
 def dense_backward(dz, cache):
     raise NotImplementedError
@@ -129,7 +131,10 @@ def test_student_code_cannot_reach_the_course_the_grader_or_the_network(tmp_path
         assert flags["sol"] == flags["hidden"] == flags["net"] == "0", flags
     else:
         assert not g.sandboxed and any("no sandbox" in p for p in g.protections)
-    assert str(ROOT) not in message
+    assert str(ROOT) not in message and "lib/python" in message  # sys.path, cleaned:
+    for prefix in {sys.base_prefix, sys.prefix}:
+        if prefix not in ("/usr", "/usr/local"):
+            assert prefix + os.sep not in message, message
 
 
 HOSTILE_ACTIVATIONS = """
@@ -343,7 +348,9 @@ def test_require_sandbox_grades_only_in_the_sandbox(tmp_path):
 
 SHAPES = """
 import pathlib, sys
+import nnlib.grading.plugin
 from nnlib.grading import check
+nnlib.grading.plugin.DEFAULT_TIMEOUT = 1.0  # check()'s per-call limit, shortened for the test
 folder, log = pathlib.Path(sys.argv[1]), sys.argv[2]
 src = (folder / "dense.py").read_text()
 (folder / "dense.py").write_text(src.replace("return x @ W.T", "return x @ W", 1))
@@ -367,7 +374,7 @@ def test_check_explains_shape_errors_and_stops_after_one_timeout(tmp_path):
     assert (f"(me/dense.py, line {line}). It was called with x of shape (2, 3), "
             "W of shape (2, 3), b of shape (2,)") in out
     assert "z should have shape (2, 2)" in out
-    assert "he_init did not finish within 10 s (an endless loop?)" in out, out
+    assert "he_init did not finish within 1 s (an endless loop?)" in out, out
     assert "check('initialization'): 0 of 2 tests passed." in out, out
     # two tests of he_init, one run of it: after its timeout the second test fails at once
     assert log.read_text().splitlines() == ["entered"]
