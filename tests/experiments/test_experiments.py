@@ -194,10 +194,10 @@ def test_claims_fail_when_the_claim_breaks():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_init_scale_sweep_bn_insensitive(seed):
-    r = ex.init_scale_sweep(scales=(0.001, 0.1, 1.0), seed=seed)
+    r = ex.init_scale_sweep(scales=(0.01, 0.1, 3.0), seed=seed)
     assert len(r.claims().items) == 4
     assert_claims(r.claims())
-    assert r.activation_std["baseline"][0, -1] < 1e-12  # vanishing activations
+    assert r.activation_std["baseline"][0, -1] < 1e-6  # vanishing activations
     bn_std = r.activation_std["batchnorm"]
     assert np.all((bn_std > 0.3) & (bn_std < 1.0))
     assert "layer 8 (BN)" in r.activation_table()
