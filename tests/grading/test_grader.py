@@ -306,3 +306,26 @@ def test_check_result_is_truthy_and_shows_nothing_in_a_notebook():
     assert CheckResult(True) and not CheckResult(False)
     assert CheckResult(True) == True and CheckResult(False) == False  # noqa: E712
     assert CheckResult(True)._ipython_display_() is None  # IPython shows nothing below the summary
+
+
+def test_the_table_wraps_a_long_message_instead_of_cutting_it():
+    from nnlib.grading.grader import Grade
+
+    message = ("batchnorm_forward with gamma=1, beta=0: each column should have variance 1 "
+               "(normalize over the batch axis 0, with the biased variance), got [0.75 0.75]")
+    records = [
+        {"nodeid": "a", "name": "t1", "topic": "batchnorm", "function": "batchnorm_forward",
+         "points": 2.0, "visibility": "visible", "status": "failed", "message": message,
+         "score": 0.0},
+        {"nodeid": "b", "name": "t2", "topic": "dropout", "function": "dropout_forward",
+         "points": 1.0, "visibility": "visible", "status": "not implemented",
+         "message": "dropout_forward is not implemented yet", "score": 0.0},
+    ]
+    for width in (60, 100):
+        table = format_table(Grade(records=records), width=width)
+        assert " ".join(table.split()).count("with the biased variance), got [0.75 0.75]") == 1
+        assert "..." not in table
+        assert all(len(line) <= width for line in table.splitlines() if "Score" not in line)
+        dropout = next(line for line in table.splitlines() if line.startswith("dropout"))
+        assert "not implemented" in dropout and "failed" not in dropout
+        assert table.splitlines()[-1] == "Score: 0 / 3"
