@@ -52,12 +52,12 @@ class Figure1Result:
     train_loss : dict of str to ndarray, shape (T,)
         Mean mini-batch loss over the steps since the previous measurement (NaN at step 0).
     sigmoid_input_percentiles : dict of str to ndarray, shape (T, 3)
-        15th, 50th, 85th percentile over the test set of the input to sigmoid ``unit`` of
-        the last hidden layer. The whole test set is passed as one batch in training mode,
+        15th, 50th, 85th percentile over the held-out set of the input to sigmoid ``unit`` of
+        the last hidden layer. The whole held-out set is passed as one batch in training mode,
         so BatchNorm uses its statistics (what the sigmoid sees in training), not the
         running averages (which start at 0 and 1 and would misrepresent step 0).
     last_hidden_medians : dict of str to ndarray, shape (T, H)
-        The median over the test set of the input to every sigmoid of the last hidden layer.
+        The median over the held-out set of the input to every sigmoid of the last hidden layer.
     setup : dict
         Everything needed to rerun it and to print next to the result.
     """
@@ -71,13 +71,13 @@ class Figure1Result:
     setup: dict[str, Any] = field(default_factory=dict)
 
     def accuracy_at(self, step: int) -> dict[str, float]:
-        """Test accuracy of both networks at the first measured step >= ``step``."""
+        """Held-out accuracy of both networks at the first measured step >= ``step``."""
         i = int(np.searchsorted(self.steps, step))
         i = min(i, len(self.steps) - 1)
         return {k: float(v[i]) for k, v in self.test_accuracy.items()}
 
     def steps_to_accuracy(self, target: float) -> dict[str, int | None]:
-        """First measured step at which each network reaches ``target`` test accuracy."""
+        """First measured step at which each network reaches ``target`` held-out accuracy."""
         out: dict[str, int | None] = {}
         for k, v in self.test_accuracy.items():
             hit = np.flatnonzero(v >= target)
@@ -85,7 +85,7 @@ class Figure1Result:
         return out
 
     def final_accuracy(self, last: int = 5) -> dict[str, float]:
-        """Mean test accuracy over the last ``last`` measurements (less noisy than the last)."""
+        """Mean held-out accuracy over the last ``last`` measurements (less noisy than the last)."""
         return {k: float(np.mean(v[-last:])) for k, v in self.test_accuracy.items()}
 
     def median_drift(self) -> dict[str, float]:
@@ -110,9 +110,9 @@ class Figure1Result:
         drift = self.median_drift()
         drift_all = self.median_drift_all_units()
         spread = self.spread()
-        return {k: {f"test accuracy at step {early}": acc_early[k],
-                    "final test accuracy (mean of last 5)": final[k],
-                    "steps to 90% test accuracy": reach[k],
+        return {k: {f"held-out accuracy at step {early}": acc_early[k],
+                    "final held-out accuracy (mean of last 5)": final[k],
+                    "steps to 90% held-out accuracy": reach[k],
                     "median drift, tracked unit": drift[k],
                     "median drift, mean over units": drift_all[k],
                     "15-85 spread at start": spread[k][0],
@@ -198,7 +198,7 @@ def batchnorm_figure1(
     batch_size : int
         Examples per step (the paper: 60).
     seed : int
-        Seeds the train/test split, the initial weights and the batch order (three
+        Seeds the train/held-out split, the initial weights and the batch order (three
         independent streams spawned from ``np.random.default_rng(seed)``).
     lr : float
         Plain SGD learning rate, the same for both networks (the paper does not give one).
@@ -282,7 +282,7 @@ def batchnorm_figure1(
 
     setup = {
         "experiment": "Ioffe & Szegedy (2015) Figure 1 on digits",
-        "data": f"digits 8x8, {len(Xtr)} train / {len(Xte)} test (seeded split)",
+        "data": f"digits 8x8, {len(Xtr)} train / {len(Xte)} held out (seeded split)",
         "network": describe(sizes, "sigmoid", None),
         "network_bn": describe(sizes, "sigmoid", "batchnorm"),
         "sizes": list(sizes), "steps": int(steps), "batch_size": int(batch_size),
@@ -292,8 +292,8 @@ def batchnorm_figure1(
         "eval_every": int(eval_every), "unit": int(unit), "percentiles": list(PERCENTILES),
         "early_step": int(measure_at[min(len(measure_at) - 1,
                                          int(np.searchsorted(measure_at, min(steps // 10, 300))))]),
-        "measured_on": ("accuracy: whole test set, BN in inference mode (running statistics); "
-                        "percentiles: whole test set as one batch, BN with that batch's "
+        "measured_on": ("accuracy: whole held-out set, BN in inference mode (running statistics); "
+                        "percentiles: whole held-out set as one batch, BN with that batch's "
                         "statistics (running statistics untouched)"),
         "bn": "momentum 0.1, eps 1e-5; hidden Dense layers without bias before BN",
     }
@@ -303,7 +303,7 @@ def batchnorm_figure1(
 def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.2)) -> Any:
     """Draw the paper's three panels; returns the matplotlib Figure.
 
-    (a) test accuracy against steps for both networks; (b) and (c) the 15th, 50th and
+    (a) held-out accuracy against steps for both networks; (b) and (c) the 15th, 50th and
     85th percentiles of the tracked sigmoid input without and with BatchNorm.
     """
     import matplotlib.pyplot as plt
@@ -314,8 +314,8 @@ def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.
     ax.plot(s, result.test_accuracy["baseline"], "--", color="k", label="Without BN")
     ax.plot(s, result.test_accuracy["batchnorm"], "-", color="C3", label="With BN")
     ax.set_xlabel("training step")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("(a) test accuracy")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title("(a) held-out accuracy")
     ax.set_ylim(0, 1.02)
     lo = min(p.min() for p in result.sigmoid_input_percentiles.values())
     hi = max(p.max() for p in result.sigmoid_input_percentiles.values())

@@ -123,7 +123,7 @@ class LRSweepResult:
     setup: dict[str, Any] = field(default_factory=dict)
 
     def trains(self, threshold: float = 0.5) -> dict[str, np.ndarray]:
-        """Boolean (L,) per network: final test accuracy above ``threshold``."""
+        """Boolean (L,) per network: final held-out accuracy above ``threshold``."""
         return {k: (v > threshold) & ~self.diverged[k] for k, v in self.test_accuracy.items()}
 
     def table(self) -> str:
@@ -140,7 +140,7 @@ class LRSweepResult:
         """
         c = Claims("learning-rate sweep")
         base, bn, lrs = self.test_accuracy["baseline"], self.test_accuracy["batchnorm"], self.lrs
-        _add(c, "without BN, test accuracy above 90% at lr 1 and 3",
+        _add(c, "without BN, held-out accuracy above 90% at lr 1 and 3",
              _on_grid(lrs, base, (1.0, 3.0)), lambda v: v > 0.9)
         _add(c, "without BN, at chance (below 20%) at every lr from 10 up",
              _in_range(lrs, base, 10.0, np.inf), lambda v: v < 0.2)
@@ -208,12 +208,12 @@ def lr_robustness(
              "bn": "BatchNorm before every hidden nonlinearity", "lrs": list(map(float, lrs)),
              "steps": int(steps), "batch_size": int(batch_size), "init_scale": float(init_scale),
              "optimizer": "plain SGD", "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, {len(Xtr)} train / {len(Xte)} test"}
+             "data": f"digits, {len(Xtr)} train / {len(Xte)} held out"}
     return LRSweepResult(np.asarray(lrs, dtype=float), acc, loss, div, curves, setup)
 
 
 def plot_lr_robustness(result: LRSweepResult, figsize: tuple[float, float] = (9, 3.3)) -> Any:
-    """Final test accuracy and training loss against the learning rate, both networks."""
+    """Final held-out accuracy and training loss against the learning rate, both networks."""
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=80)
@@ -225,7 +225,7 @@ def plot_lr_robustness(result: LRSweepResult, figsize: tuple[float, float] = (9,
         for lr in result.lrs[~np.isfinite(loss)]:
             a2.axvline(lr, color="k" if k == "baseline" else "C3", ls=":", lw=1)
     a1.set_xlabel("learning rate")
-    a1.set_ylabel("final test accuracy")
+    a1.set_ylabel("final held-out accuracy")
     a1.set_ylim(0, 1.02)
     a1.axhline(0.1, color="0.7", lw=0.8)
     a1.legend()
@@ -296,7 +296,7 @@ class InitSweepResult:
         base, bn, sc = self.test_accuracy["baseline"], self.test_accuracy["batchnorm"], self.scales
         good = (0.1, 0.3)
         others = tuple(float(s) for s in sc if not any(np.isclose(s, g) for g in good))
-        _add(c, "without BN, std 0.1 and 0.3 reach 90% test accuracy",
+        _add(c, "without BN, std 0.1 and 0.3 reach 90% held-out accuracy",
              _on_grid(sc, base, good), lambda v: v > 0.9)
         _add(c, "without BN, every other std stays at chance (below 20%)",
              _on_grid(sc, base, others), lambda v: v < 0.2)
@@ -384,12 +384,12 @@ def init_scale_sweep(
              "depth": int(depth), "width": int(width), "steps": int(steps),
              "batch_size": int(batch_size), "lr": float(lr), "optimizer": "plain SGD",
              "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, {len(Xtr)} train / {len(Xte)} test"}
+             "data": f"digits, {len(Xtr)} train / {len(Xte)} held out"}
     return InitSweepResult(np.asarray(scales, dtype=float), acc, loss, stds, setup)
 
 
 def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (10, 3.3)) -> Any:
-    """Left: final test accuracy against the init scale. Right: activation std per layer.
+    """Left: final held-out accuracy against the init scale. Right: activation std per layer.
 
     The stds are drawn as measured, however small (only an exact 0 is left out of the log
     axis), and the right panel's legend sits outside it, so that no curve is hidden.
@@ -402,7 +402,7 @@ def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] 
                     label=label)
     a1.axhline(0.1, color="0.7", lw=0.8)
     a1.set_xlabel("initial weight std")
-    a1.set_ylabel("final test accuracy")
+    a1.set_ylabel("final held-out accuracy")
     a1.set_ylim(0, 1.02)
     a1.legend()
     layers = np.arange(1, result.activation_std["baseline"].shape[1] + 1)
@@ -436,7 +436,7 @@ class BatchSizeResult:
     batch_sizes : ndarray of int, shape (B,)
     test_accuracy : dict of str to ndarray (B,)
         ``"baseline"``; ``"batchnorm_eval"`` (BN with its running statistics, how it is
-        deployed); ``"batchnorm_train"`` (BN normalizing each test mini-batch of the same
+        deployed); ``"batchnorm_train"`` (BN normalizing each held-out mini-batch of the same
         size by its own statistics, what the network saw in training).
     train_accuracy : dict of str to ndarray (B,)
         The same three on the training set.
@@ -449,7 +449,7 @@ class BatchSizeResult:
     setup: dict[str, Any] = field(default_factory=dict)
 
     def mismatch(self) -> np.ndarray:
-        """Train-mode minus eval-mode test accuracy of the BN network, shape (B,)."""
+        """Train-mode minus eval-mode held-out accuracy of the BN network, shape (B,)."""
         return self.test_accuracy["batchnorm_train"] - self.test_accuracy["batchnorm_eval"]
 
     def table(self) -> str:
@@ -555,15 +555,15 @@ def batch_size_effect(
              "bn": "BatchNorm before every hidden nonlinearity (momentum 0.1, eps 1e-5)",
              "batch_sizes": [int(b) for b in batch_sizes], "epochs": int(epochs), "lr": float(lr),
              "init_scale": float(init_scale), "optimizer": "plain SGD", "seed": int(seed),
-             "dtype": dt.name, "data": f"digits, {len(Xtr)} train / {len(Xte)} test",
-             "train-mode accuracy": "test set in random batches of the training batch size, "
+             "dtype": dt.name, "data": f"digits, {len(Xtr)} train / {len(Xte)} held out",
+             "train-mode accuracy": "held-out set in random batches of the training batch size, "
                                     "each normalized by its own statistics"}
     return BatchSizeResult(np.asarray(batch_sizes, dtype=np.int64), test, train, setup)
 
 
 def plot_batch_size_effect(result: BatchSizeResult,
                            figsize: tuple[float, float] = (7.5, 3.3)) -> Any:
-    """Test accuracy against batch size: baseline, BN eval mode, BN train mode.
+    """Held-out accuracy against batch size: baseline, BN eval mode, BN train mode.
 
     The x axis is logarithmic with one labelled tick per batch size (no minor ticks); the
     legend sits to the right of the axes.
@@ -581,7 +581,7 @@ def plot_batch_size_effect(result: BatchSizeResult,
     ax.set_xticks(b)
     ax.set_xticklabels([str(int(x)) for x in b])
     ax.set_xlabel("batch size")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("held-out accuracy")
     ax.set_title(f"{result.setup['epochs']} epochs each, lr {result.setup['lr']:g}", fontsize=10)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
