@@ -207,6 +207,15 @@ class BatchNorm(Layer):
         """Short name used in error messages, e.g. ``BatchNorm(100)``."""
         return f"BatchNorm({self.num_features})"
 
+    def _check_training_batch(self, x: np.ndarray) -> None:
+        """Refuse a training batch of one example: it has no variance to normalize with."""
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"{self.name}: training mode needs more than one example per batch to compute "
+                f"a variance, got shape {x.shape}. Call model.eval() to use the running "
+                "statistics for single examples."
+            )
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize ``x`` of shape (N, num_features); shape (N, num_features)."""
         x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
@@ -216,12 +225,7 @@ class BatchNorm(Layer):
                 x, gamma, beta, self.running_mean, self.running_var, self.eps)
             self._cache_mode = "eval"
             return out
-        if x.shape[0] < 2:
-            raise ValueError(
-                f"{self.name}: training mode needs more than one example per batch to compute "
-                f"a variance, got shape {x.shape}. Call model.eval() to use the running "
-                "statistics for single examples."
-            )
+        self._check_training_batch(x)
         out, cache = F.batchnorm_forward(x, gamma, beta, self.eps)
         mu, var = cache[2], cache[3]
         F.batchnorm_running_update(self.running_mean, self.running_var, mu, var,

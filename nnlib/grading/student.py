@@ -565,12 +565,7 @@ class BatchNorm(_Mine, _nn.BatchNorm):
             out = impl._expect("batchnorm_inference", "out", out, shape, self.dtype)
             self._cache, self._cache_mode = (x, shape), "eval"
             return out
-        if x.shape[0] < 2:
-            raise ValueError(
-                f"{self.name}: training mode needs more than one example per batch to compute "
-                f"a variance, got shape {x.shape}. Call model.eval() to use the running "
-                "statistics for single examples."
-            )
+        self._check_training_batch(x)
         out, cache = impl._result("batchnorm_forward",
                                   impl.call("batchnorm_forward", x, gamma, beta, self.eps), 2)
         out = impl._expect("batchnorm_forward", "out", out, shape, self.dtype)
