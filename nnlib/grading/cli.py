@@ -38,7 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                      const="require", default="auto",
                      help="refuse to grade unless the bubblewrap sandbox can start")
     box.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
-                     help="run the worker without the sandbox (still a separate process)")
+                     help="run the worker without bubblewrap: as root, in the chroot "
+                          "fallback; otherwise only with --unisolated")
+    g.add_argument("--unisolated", action="store_true",
+                   help="allow grading where student code cannot be isolated (not root and "
+                        "no bubblewrap): it then runs as your user and can change your files; "
+                        "only for code you trust (implied for the public tests of one "
+                        "submission)")
     g.add_argument("--submissions", metavar="DIR",
                    help="grade every sub-folder of DIR (one per student) in parallel; "
                         "needs --csv")
@@ -101,7 +107,8 @@ def _grade(args: argparse.Namespace) -> int:
         if args.submissions:
             results = grade_submissions(args.submissions, args.csv, hidden=args.hidden,
                                         timeout=args.timeout, jobs=args.jobs,
-                                        json_dir=args.json_dir, sandbox=args.sandbox)
+                                        json_dir=args.json_dir, sandbox=args.sandbox,
+                                        unisolated=args.unisolated)
             first = next(iter(results.values()))
             if first.protections:
                 shown = ["an unprivileged uid of its own per submission"
@@ -112,7 +119,7 @@ def _grade(args: argparse.Namespace) -> int:
         if args.json:
             check_output_path(args.json, "results file")
         result = grade(args.impl, hidden=args.hidden, timeout=args.timeout, topics=topics,
-                       sandbox=args.sandbox)
+                       sandbox=args.sandbox, unisolated=args.unisolated or None)
     except ImplementationError as e:
         return _usage(str(e))
     print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120)))

@@ -133,14 +133,25 @@ def test_files(root: Path, hidden: bool, topics: Iterable[str] | None = None) ->
     return [f for f in files if f.is_file()]
 
 
-def _sandbox(mode: str, probe: bool = True) -> sandboxing.Sandbox:
+UNISOLATED_REFUSED = (
+    "student code cannot be isolated here: {reason}. Without isolation it would run as "
+    "your user, and a hostile submission could change your tests and grades, read the "
+    "solutions and use the network. Grade where bubblewrap can start, or as root (where the "
+    "chroot fallback isolates it), or pass --unisolated (unisolated=True) if you trust "
+    "every submission")
+
+
+def _sandbox(mode: str, unisolated: bool = False) -> sandboxing.Sandbox:
+    """The sandbox to grade with; refuses ``"none"`` unless ``unisolated`` allows it."""
     try:
-        box = sandboxing.choose(mode, probe=probe)
+        box = sandboxing.choose(mode)
     except sandboxing.SandboxUnavailable as e:
         raise SandboxRequired(str(e)) from None
     except ValueError as e:
         raise ImplementationError(str(e)) from None
-    if not box.sandboxed and os.geteuid() != 0:
+    if box.kind == "none" and not unisolated:
+        raise SandboxRequired(UNISOLATED_REFUSED.format(reason=box.reason))
+    if box.kind == "none":
         # the worker will run as our user: keep it from our pipes and memory (/proc/PID/fd)
         from nnlib.grading.judge import harden_judge
 
@@ -222,77 +233,119 @@ def _records(collected: list[dict[str, Any]], done: dict[str, dict[str, Any]],
     return out
 
 
+@dataclass
+class _Rounds:
+    """The judges of one submission: run one after another until every test has a record.
+
+    A judge that stops (it should not: no student code runs in it) costs the test it was
+    running, and the next judge goes on with the remaining tests. The submission's folders
+    are laid out once, before the first judge (:func:`sandboxing.prepare`), and reused as
+    they are: nothing the worker could have written is ever prepared again.
+    """
+
+    root: Path
+    files: list[Path]
+    handin: Handin
+    timeout: float
+    box: sandboxing.Sandbox
+    tmp: Path
+    dirs: dict[str, str]
+    uid: int | None
+    budget: float
+    ends: float
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    collected: list[dict[str, Any]] | None = None
+    problems: list[str] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)
+    sandboxed: bool = False
+
+    def run(self) -> None:
+        """Run judges until every test is done or the submission's time is up."""
+        for _attempt in range(20):
+            remaining = self.ends - time.monotonic()
+            if remaining <= 1 or not self._one_judge(remaining):
+                return
+
+    def _one_judge(self, remaining: float) -> bool:
+        """Run one judge; True when another judge must take over the remaining tests."""
+        h = self.handin
+        cfg = {"root": str(self.root), "files": [str(f) for f in self.files],
+               "timeout": self.timeout, "budget": remaining, "total": self.budget,
+               "skip": sorted(self.done), "tmp": str(self.tmp), "shown": h.shown,
+               "refused": h.refused, "sandbox": self.box.to_json(), "dirs": self.dirs,
+               "uid": self.uid}
+        events, _ = _run_judge(cfg, self.tmp / "judge", time.monotonic() + remaining + 30,
+                               3 * self.timeout + 60)
+        self.end_worker()  # in case the judge was killed before it could end its worker
+        started, finished = None, False
+        for event in events:
+            if "collected" in event and self.collected is None:
+                self.collected = event["collected"]
+            elif "protections" in event:
+                self.protections = event["protections"]
+                self.sandboxed = bool(event["sandboxed"])
+            elif "start" in event:
+                started = event["start"]
+            elif "record" in event:
+                self.done[event["record"]["nodeid"]] = event["record"]
+                started = None
+            elif "finished" in event:
+                finished = True
+                for e in event.get("collect_errors") or ():
+                    self.problems.append(f"test collection error: {e}")
+        if self.collected is None:
+            detail = next((e["stderr"] for e in events if "stderr" in e), "")
+            raise ImplementationError("the tests could not be collected (is the course "
+                                      "folder complete?)" + (f": {detail}" if detail else ""))
+        info = next((c for c in self.collected if c["nodeid"] == started), None)
+        if finished or info is None:
+            return False
+        killed = next((e["killed"] for e in events if "killed" in e), "")
+        why = ("the submission's overall time limit ran out" if killed == "deadline" else
+               "the grading process stopped responding" if killed else
+               "the grading process stopped during this test")
+        self.done[started] = dict(info, status="failed", message=f"{info['function']}: {why}")
+        return len(self.done) < len(self.collected)
+
+    def end_worker(self) -> None:
+        """End every process of the submission's uid (as root)."""
+        if self.uid is not None:
+            from nnlib.grading.judge import kill_uid_from_threads
+
+            kill_uid_from_threads(self.uid, _judge_env(self.root))
+
+
 def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,
                   box: sandboxing.Sandbox) -> Grade:
     start = time.monotonic()
     budget = max(60.0, BUDGET_PER_TIMEOUT * timeout)
-    ends = start + budget
-    stall = 3 * timeout + 60
-    done: dict[str, dict[str, Any]] = {}
-    collected: list[dict[str, Any]] | None = None
-    protections: list[str] = []
-    sandboxed = False
     problems = list(h.problems)
     with tempfile.TemporaryDirectory(prefix="nnlib-grade-") as tmp_name:
         tmp = Path(tmp_name)
-        copy_handin(h, tmp / "submission")
-        for why in h.refused.values():
-            if why not in problems:
-                problems.append(why)
-        for _attempt in range(20):
-            remaining = ends - time.monotonic()
-            if remaining <= 1:
-                break
-            cfg = {"root": str(root), "files": [str(f) for f in files], "timeout": timeout,
-                   "budget": remaining, "total": budget, "skip": sorted(done), "tmp": str(tmp),
-                   "shown": h.shown, "refused": h.refused, "sandbox": box.to_json()}
-            events, pid = _run_judge(cfg, tmp / "judge", time.monotonic() + remaining + 30,
-                                     stall)
-            if os.geteuid() == 0 and pid:
-                from nnlib.grading.judge import kill_uid_from_threads
+        uid = sandboxing.new_uid()
+        dirs = sandboxing.prepare(box, tmp, uid)
+        rounds = _Rounds(root, files, h, timeout, box, tmp, dirs, uid, budget, start + budget)
+        try:
+            copy_handin(h, Path(dirs["submission"]))
+            sandboxing.seal(dirs["submission"], uid)
+            problems += [why for why in h.refused.values() if why not in problems]
+            rounds.run()
+        finally:
+            rounds.end_worker()
+            if box.kind == "jail":
+                from nnlib.grading import jail
 
-                # in case the judge was killed before it could end its worker
-                kill_uid_from_threads(sandboxing.UID_BASE + pid, _judge_env(root))
-            started, finished = None, False
-            for event in events:
-                if "collected" in event and collected is None:
-                    collected = event["collected"]
-                elif "protections" in event:
-                    protections, sandboxed = event["protections"], bool(event["sandboxed"])
-                elif "start" in event:
-                    started = event["start"]
-                elif "record" in event:
-                    done[event["record"]["nodeid"]] = event["record"]
-                    started = None
-                elif "finished" in event:
-                    finished = True
-                    for e in event.get("collect_errors") or ():
-                        problems.append(f"test collection error: {e}")
-            if collected is None:
-                detail = next((e["stderr"] for e in events if "stderr" in e), "")
-                raise ImplementationError("the tests could not be collected (is the course "
-                                          "folder complete?)" + (f": {detail}" if detail else ""))
-            if finished or started is None:
-                break
-            info = next((c for c in collected if c["nodeid"] == started), None)
-            if info is None:
-                break
-            killed = next((e["killed"] for e in events if "killed" in e), "")
-            why = ("the submission's overall time limit ran out" if killed == "deadline" else
-                   "the grading process stopped responding" if killed else
-                   "the grading process stopped during this test")
-            done[started] = dict(info, status="failed", message=f"{info['function']}: {why}")
-            if len(done) >= len(collected):
-                break
-    records = _records(collected or [], done,
+                jail.build().remove_box(Path(dirs["submission"]))
+    records = _records(rounds.collected or [], rounds.done,
                        "not graded: the submission's overall time limit ran out")
-    return Grade(records=records, seconds=time.monotonic() - start, problems=problems,
-                 protections=protections, sandboxed=sandboxed, note=h.note)
+    return Grade(records=records, seconds=time.monotonic() - start,
+                 problems=problems + rounds.problems, protections=rounds.protections,
+                 sandboxed=rounds.sandboxed, note=h.note)
 
 
 def grade(impl: str | os.PathLike[str] = "exercises", hidden: bool = False,
           timeout: float = DEFAULT_TIMEOUT, topics: Iterable[str] | None = None,
-          sandbox: str = "auto") -> Grade:
+          sandbox: str = "auto", unisolated: bool | None = None) -> Grade:
     """Grade one implementation: ``exercises``, ``solutions`` or a submission folder.
 
     Parameters
@@ -308,11 +361,17 @@ def grade(impl: str | os.PathLike[str] = "exercises", hidden: bool = False,
         Grade these topics only.
     sandbox : {"auto", "require", "off"}
         Run the worker in bubblewrap when it can start (``auto``), refuse to grade without it
-        (``require``: raises :class:`SandboxRequired`), or never (``off``).
+        (``require``: raises :class:`SandboxRequired`), or never (``off``). Without
+        bubblewrap, as root, the chroot fallback isolates the worker.
+    unisolated : bool, optional
+        Allow grading where the worker cannot be isolated at all (not root, and bubblewrap
+        cannot start): it then runs as the grader's user. Default: allowed for the public
+        tests only (a student grading their own code), refused with the hidden tests
+        (raises :class:`SandboxRequired`).
     """
     root = find_root()
     files = test_files(root, hidden, topics)
-    box = _sandbox(sandbox, probe=False)
+    box = _sandbox(sandbox, unisolated=not hidden if unisolated is None else unisolated)
     spec = os.fspath(impl)
     folder = impl_dir(impl)
     if not folder.is_dir():
@@ -486,7 +545,8 @@ def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
 def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.PathLike[str],
                       hidden: bool = False, timeout: float = DEFAULT_TIMEOUT,
                       jobs: int | None = None, json_dir: str | os.PathLike[str] | None = None,
-                      progress: bool = True, sandbox: str = "auto") -> dict[str, Grade]:
+                      progress: bool = True, sandbox: str = "auto",
+                      unisolated: bool = False) -> dict[str, Grade]:
     """Grade every sub-folder of ``submissions`` in parallel and write a grades CSV.
 
     The CSV has one row per submission folder (its name): the points of each exercise and
@@ -494,6 +554,8 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
     definitions. With ``json_dir``, a Gradescope ``<student>.json`` is written per student
     as well. Output paths are checked before anything is graded; every file is written
     atomically, by this process only. Folders whose names start with ``.`` are skipped.
+    ``sandbox`` and ``unisolated`` are as for :func:`grade` (``unisolated`` is never
+    implied for a class).
     """
     check_output_path(csv_path, "grades table")
     if json_dir is not None:
@@ -511,7 +573,7 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
         raise ImplementationError(f"no submission folders in {submissions}")
     root = find_root()
     files = test_files(root, hidden)
-    box = _sandbox(sandbox)
+    box = _sandbox(sandbox, unisolated)
     collected = collect(hidden)
     jobs = jobs or os.cpu_count() or 1
     results: dict[str, Grade] = {}

@@ -106,11 +106,12 @@ def _module_names(node: ast.AST) -> list[tuple[str, int]]:
 def forbidden_imports(path: Path) -> list[str]:
     """Describe every import of ``nnlib`` or ``solutions`` in the file (static AST check).
 
-    Returns an empty list for a clean file. A file that does not parse returns an empty
-    list too: loading it reports the syntax error.
+    Returns an empty list for a clean file. The file is parsed from its bytes, so a coding
+    cookie (``# -*- coding: latin-1 -*-``) is honoured exactly as when it is loaded. A file
+    that does not parse returns an empty list too: loading it reports the syntax error.
     """
     try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+        tree = ast.parse(Path(path).read_bytes(), filename=str(path))
     except (SyntaxError, ValueError):
         return []
     problems = []

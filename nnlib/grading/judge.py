@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import inspect
 import os
 import select
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.grading import feedback, protocol, sandbox
+from nnlib.grading import feedback, jail, protocol, sandbox
 from nnlib.grading.feedback import StudentError
 from nnlib.grading.impl import ImplementationError, forbidden_imports
 from nnlib.grading.protocol import Closed, Decoder, Encoder, ProtocolError
@@ -203,8 +204,10 @@ class WorkerSession:
     ----------
     box : Sandbox
         How to start workers.
-    tmp : Path
-        The judge's private folder; ``tmp / "submission"`` holds the private copy.
+    dirs : dict
+        The folders the grading process laid out for this submission before starting the
+        judge (:func:`nnlib.grading.sandbox.prepare`); ``dirs["submission"]`` holds the
+        private copy. The judge never changes them.
     shown : dict
         ``{topic: path shown to the student}`` (relative to the submission).
     refused : dict
@@ -213,23 +216,26 @@ class WorkerSession:
         Seconds per call and per test.
     budget : float
         Seconds for the whole submission, from now.
+    uid : int or None
+        The worker's own unprivileged uid and gid (as root), chosen by the grading process.
     """
 
-    def __init__(self, box: sandbox.Sandbox, tmp: Path, shown: dict[str, str],
+    def __init__(self, box: sandbox.Sandbox, dirs: dict[str, str], shown: dict[str, str],
                  refused: dict[str, str] | None = None, timeout: float = 10.0,
-                 budget: float = 300.0, total: float | None = None) -> None:
+                 budget: float = 300.0, total: float | None = None,
+                 uid: int | None = None) -> None:
         self.box = box
-        self.tmp = Path(tmp)
-        self.folder = self.tmp / "submission"
+        self.dirs = dict(dirs)
+        self.folder = Path(self.dirs["submission"])
         self.shown = dict(shown)
         self.refused = dict(refused or {})
         self.timeout = float(timeout)
         self.budget = float(budget)
         self.total = round(float(total if total is not None else budget))
         self.deadline = time.monotonic() + self.budget
-        self.uid = sandbox.own_uid(os.getpid())
+        self.uid = uid
         self.limits = dict(sandbox.LIMITS, CPU=int(self.total) + 10)
-        self.dirs = sandbox.prepare(self.tmp, self.folder, self.uid)
+        self.seccomp = jail.seccomp_filter() if box.kind == "jail" else None
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.out: int | None = None
@@ -249,7 +255,7 @@ class WorkerSession:
         self._booting = False
         self._reader: protocol.Reader | None = None
         self._read_deadline = float("inf")
-        if self.uid is None and not box.sandboxed:
+        if self.uid is None and box.kind == "none":
             # orphans of the worker become our children, so that we can end them
             _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
@@ -257,14 +263,19 @@ class WorkerSession:
     def protections(self) -> list[str]:
         """Human-readable list of the protections in force."""
         out = ["separate worker process (student code never runs in the judge)"]
-        if self.box.sandboxed:
+        if self.box.kind == "bwrap":
             version = f" {self.box.version}" if self.box.version else ""
             out += [f"bubblewrap sandbox (bwrap{version})", "no network",
                     "own pid namespace and private /tmp",
                     "only Python, numpy and the submission visible, read-only"]
+        elif self.box.kind == "jail":
+            out += [f"chroot fallback without bubblewrap ({self.box.reason})",
+                    "no network and no new processes (seccomp filter)",
+                    "only Python, numpy and the submission visible, read-only; "
+                    "nothing writable"]
         else:
-            out.append(f"no sandbox ({self.box.reason}): the worker can read what its user "
-                       "can read and use the network")
+            out.append(f"NOT ISOLATED ({self.box.reason}): the worker runs as the grader's "
+                       "user and can read and change what that user can, and use the network")
         if self.uid is not None:
             out.append(f"unprivileged uid {self.uid}")
         else:
@@ -309,7 +320,11 @@ class WorkerSession:
         rfd, wfd = os.pipe()
         argv, env, cwd = sandbox.worker_command(self.box, self.dirs, child.fileno(), self.uid,
                                                 self.limits)
-        preexec = None if self.box.sandboxed else _die_with_parent
+        if self.box.kind == "jail":
+            preexec = functools.partial(_enter_jail, self.dirs["jail"], self.dirs["inside"],
+                                        self.uid, self.seccomp)
+        else:
+            preexec = None if self.box.kind == "bwrap" else _die_with_parent
         try:
             self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                          stdout=wfd, stderr=wfd, pass_fds=[child.fileno()],
@@ -335,21 +350,7 @@ class WorkerSession:
             self._booting = True
 
     def start(self) -> None:
-        """Start a worker (unless one is booting) and wait for its hello.
-
-        With a sandbox that was not tried yet (``box.untried``) and that cannot start, fall
-        back to a worker without it, saying why in :meth:`protections`.
-        """
-        try:
-            self._start()
-        except WorkerStartError as e:
-            if not (self.box.sandboxed and self.box.untried):
-                raise
-            self.box = sandbox.Sandbox("none", reason=f"bwrap could not start a worker ({e})")
-            self._start()
-        self.box.untried = False
-
-    def _start(self) -> None:
+        """Start a worker (unless one is booting) and wait for its hello."""
         if not self._booting:
             self._kill()
             self.startup_output.clear()
@@ -842,6 +843,15 @@ def _die_with_parent() -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _enter_jail(root: str, cwd: str, uid: int, seccomp: Any) -> None:
+    """Between fork and exec: confine the worker (see :func:`jail.enter`), then die with us.
+
+    The parent-death signal is set after the switch of user, which would clear it.
+    """
+    jail.enter(root, cwd, uid, seccomp)
+    _die_with_parent()
+
+
 def _processes() -> list[tuple[int, int, int]]:
     """``(pid, session id, parent pid)`` of every process we can see."""
     out = []
@@ -869,17 +879,6 @@ def _reap() -> None:
             return
 
 
-def _uid_alive(uid: int) -> bool:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    return True
-            except OSError:
-                continue
-    return False
-
-
 def _kill_uid(uid: int) -> None:
     """Kill every process of ``uid`` (we are root): a child switches to it and kills all.
 
@@ -887,7 +886,7 @@ def _kill_uid(uid: int) -> None:
     from a single-threaded process only (the judge; the grader runs :func:`kill_uid_later`).
     """
     for _ in range(10):
-        if not _uid_alive(uid):
+        if not sandbox.uid_in_use(uid):
             return
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
@@ -905,7 +904,7 @@ def _kill_uid(uid: int) -> None:
 
 def kill_uid_from_threads(uid: int, env: dict[str, str] | None = None) -> None:
     """:func:`_kill_uid` for a process with threads: done by a fresh helper process."""
-    if not _uid_alive(uid):
+    if not sandbox.uid_in_use(uid):
         return
     import sys
 
@@ -915,12 +914,15 @@ def kill_uid_from_threads(uid: int, env: dict[str, str] | None = None) -> None:
                        stderr=subprocess.DEVNULL, timeout=60)
 
 
-def start_probe(box: sandbox.Sandbox, tmp: Path, folder: Path) -> None:
+def start_probe(box: sandbox.Sandbox, tmp: Path) -> None:
     """Start one worker with ``box`` for an empty submission, wait for its hello, end it.
 
-    Raises :class:`WorkerStartError` when it does not start.
+    ``tmp`` is an empty private folder. Raises :class:`WorkerStartError` when it does not
+    start.
     """
-    session = WorkerSession(box, tmp, {}, timeout=10.0, budget=60.0)
+    uid = sandbox.new_uid()
+    dirs = sandbox.prepare(box, tmp, uid)
+    session = WorkerSession(box, dirs, {}, timeout=10.0, budget=60.0, uid=uid)
     try:
         session.start()
         if session.hello and session.hello.get("pytest"):

@@ -160,13 +160,22 @@ def blocking_reader(sock: socket.socket) -> Callable[[int], bytearray]:
 
 # ------------------------------------------------------------------ values
 def array_dtype(text: Any) -> np.dtype:
-    """The dtype named by ``text`` if it is a plain bool/int/float/complex type, else raise."""
+    """The dtype named by ``text`` if it is a plain bool/int/float/complex type, else raise.
+
+    The byte order is kept as sent: :func:`native` converts the values afterwards, so a
+    big-endian array arrives with its values, not with its bytes relabelled.
+    """
     if not isinstance(text, str) or not _DTYPE.match(text):
         raise ProtocolError(f"dtype not allowed: {str(text)[:40]!r}")
     dt = np.dtype(text)
     if dt.kind not in "biufc" or dt.fields is not None or dt.subdtype is not None:
         raise ProtocolError(f"dtype not allowed: {text!r}")
-    return dt.newbyteorder("=") if dt.byteorder == ">" else dt
+    return dt
+
+
+def native(a: np.ndarray) -> np.ndarray:
+    """``a`` with its values in the machine's byte order (a converted copy if it is not)."""
+    return a.astype(a.dtype.newbyteorder("=")) if not a.dtype.isnative else a
 
 
 def layout_of(a: np.ndarray) -> str:
@@ -351,7 +360,7 @@ class Decoder:
             n *= s
         if n * dt.itemsize != len(buf):
             raise ProtocolError("array size does not match its shape")
-        a = np.frombuffer(buf, dtype=dt).reshape(shape)
+        a = native(np.frombuffer(buf, dtype=dt).reshape(shape))
         if self.layouts:
             lay = node.get("lay", "C")
             if lay not in LAYOUTS:
@@ -388,7 +397,7 @@ class Decoder:
             buf = self._buffer(node["$n"])
             if len(buf) != dt.itemsize:
                 raise ProtocolError("bad scalar")
-            return np.frombuffer(buf, dtype=dt)[0]
+            return native(np.frombuffer(buf, dtype=dt))[0]
         if "$t" in node:
             items = node["$t"]
             if type(items) is not list:

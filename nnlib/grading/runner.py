@@ -12,9 +12,10 @@ descriptor it was given. The worker's output never reaches that descriptor, and 
 judge sends ``finished`` only after every process of the worker has ended.
 
 Configuration keys: ``root``, ``files`` (test files), ``timeout``, ``budget`` (seconds for
-the whole submission), ``skip`` (node ids already done), ``events_fd``, ``tmp`` (the private
-folder holding ``submission/``), ``shown`` and ``refused`` (per topic), ``sandbox``,
-``collect_only``.
+the whole submission), ``skip`` (node ids already done), ``events_fd``, ``tmp`` (the grading
+process's private folder), ``dirs`` (the submission's folders, laid out by the grading
+process: :func:`nnlib.grading.sandbox.prepare`), ``uid`` (the worker's, as root), ``shown``
+and ``refused`` (per topic), ``sandbox``, ``collect_only``.
 """
 
 from __future__ import annotations
@@ -48,16 +49,17 @@ def main() -> None:
     from nnlib.grading.sandbox import SANDBOX_DIR
 
     # paths of this machine (and of the sandbox) that no feedback may show
-    remember_paths(root, cfg.get("tmp", ""), Path(__file__).resolve().parents[2],
+    remember_paths(root, cfg.get("tmp", ""), *(cfg.get("dirs") or {}).values(),
+                   Path(__file__).resolve().parents[2],
                    sys.base_prefix, sys.prefix, sys.exec_prefix,
                    Path(numpy.__file__).resolve().parents[1], f"{SANDBOX_DIR}/submission",
                    f"{SANDBOX_DIR}/site", f"{SANDBOX_DIR}/bin", os.path.expanduser("~"))
     session = None
     if not cfg.get("collect_only"):
         box = Sandbox.from_json(cfg["sandbox"])
-        session = judge.WorkerSession(box, Path(cfg["tmp"]), cfg["shown"], cfg["refused"],
+        session = judge.WorkerSession(box, cfg["dirs"], cfg["shown"], cfg["refused"],
                                       timeout=cfg["timeout"], budget=cfg["budget"],
-                                      total=cfg.get("total"))
+                                      total=cfg.get("total"), uid=cfg.get("uid"))
         judge.set_current(session)
         try:
             session.prestart()

