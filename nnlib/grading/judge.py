@@ -113,10 +113,15 @@ class Handle:
 
 
 _handle_types: dict[str, type] = {}
+MAX_HANDLE_TYPES = 64
+"""Distinct handle class names the judge makes; later names all share the class ``object``
+(the judge's memory stays bounded whatever names the worker reports)."""
 
 
 def _handle_class(name: Any) -> type:
     name = name if isinstance(name, str) and name.isidentifier() and len(name) <= 60 else "object"
+    if name not in _handle_types and len(_handle_types) >= MAX_HANDLE_TYPES:
+        name = "object"
     if name not in _handle_types:
         _handle_types[name] = type(name, (Handle,), {"__slots__": ()})
     return _handle_types[name]
@@ -247,6 +252,7 @@ class WorkerSession:
         self.load_errors: dict[str, str] = {}
         self.timed_out: dict[tuple[str, str], str] = {}
         self.callbacks: dict[int, Any] = {}
+        self._next_callback = 1
         self.releases: list[int] = []
         self.test_deadline = float("inf")
         self.printed = 0
@@ -439,7 +445,9 @@ class WorkerSession:
 
     # ---------------------------------------------------------- bytes
     def _drain(self) -> None:
-        while self.out is not None:
+        for _ in range(16):  # at most 16 MiB at a time: a flood cannot hold the judge here
+            if self.out is None:
+                return
             try:
                 data = os.read(self.out, 1 << 20)
             except BlockingIOError:
@@ -483,6 +491,8 @@ class WorkerSession:
         while True:
             if self.sock is None:
                 raise Closed("no worker")
+            if time.monotonic() >= self._read_deadline:  # even when data keeps coming
+                raise _Deadline
             try:
                 return self.sock.recv_into(view, min(len(view), 1 << 22))
             except BlockingIOError:
@@ -496,6 +506,8 @@ class WorkerSession:
             while sent < chunk.nbytes:
                 if self.sock is None:
                     raise Closed("no worker")
+                if time.monotonic() >= deadline:
+                    raise _Deadline
                 try:
                     sent += self.sock.send(chunk[sent:])
                 except BlockingIOError:
@@ -511,12 +523,14 @@ class WorkerSession:
         if self.releases:
             header["rel"], self.releases = self.releases, []
         self._send(header, buffers, deadline)
-        while True:
+        while True:  # the clock is checked on every message, however fast they come
+            if time.monotonic() >= deadline:
+                raise _Deadline
             reply, bufs = protocol.read_message(lambda n: self._read_exact(n, deadline))
             if reply.get("re") == rid:
                 self._drain()
                 return reply, bufs
-            if reply.get("op") == "cb":
+            if reply.get("op") == "cb" and header.get("op") == "call":
                 self._serve_callback(reply, bufs, deadline)
                 continue
             raise ProtocolError("unexpected message")
@@ -532,7 +546,8 @@ class WorkerSession:
             node["$rng"] = enc.encode(v.bit_generator.state, 1)
             return node
         if callable(v):
-            cid = len(self.callbacks) + 1
+            cid = self._next_callback  # never reused: an old callback cannot call a new one
+            self._next_callback += 1
             self.callbacks[cid] = v
             return {"$cb": cid, "name": str(getattr(v, "__name__", "f"))[:60]}
         raise TypeError(f"the grader cannot send a {type(v).__name__} to the worker")
@@ -558,13 +573,14 @@ class WorkerSession:
         if type(args) is not tuple or type(kwargs) is not dict or not all(
                 isinstance(k, str) for k in kwargs):
             raise ProtocolError("bad callback arguments")
-        fn = self.callbacks.get(header.get("cb"))
+        cid = header.get("cb")
+        fn = self.callbacks.get(cid) if type(cid) is int else None
+        if fn is None:  # only the callbacks of the running call are answered
+            raise ProtocolError("a function was called back that the running call was not "
+                                "given (functions a call receives work only during that call)")
         reply: dict[str, Any] = {"re": header.get("id")}
         enc = Encoder(other=self._encode_other)
         try:
-            if fn is None:
-                raise RuntimeError("this function can only be called while the call that "
-                                   "received it runs")
             reply["ok"] = enc.encode(fn(*args, **kwargs))
         except StudentError:
             raise

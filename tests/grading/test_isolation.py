@@ -23,12 +23,15 @@ from nnlib.grading.grader import (
     grade_submissions,
     safe_cell,
 )
+from nnlib.grading import jail
 from nnlib.grading.impl import ImplementationError
 
 from .conftest import ROOT, clean_env, make_submission, run
 
 BOX = sandboxing.choose("auto")
-MODES = ["auto", "off"] if BOX.sandboxed else ["off"]
+MODES = ["auto", "off"] if BOX.kind == "bwrap" else ["off"]
+JAIL = not jail.unavailable()
+"""Without bubblewrap (``sandbox="off"``) the worker is in the chroot fallback (as root)."""
 MARKER = f"nnlib-isolation-marker-{uuid.uuid4().hex}"  # unique to this run
 
 
@@ -129,8 +132,11 @@ def test_student_code_cannot_reach_the_course_the_grader_or_the_network(tmp_path
     if mode == "auto":  # the sandbox also hides the course's files and the network
         assert g.sandboxed and "no network" in g.protections
         assert flags["sol"] == flags["hidden"] == flags["net"] == "0", flags
+    elif JAIL:  # so does the chroot fallback
+        assert g.sandboxed and any("chroot fallback" in p for p in g.protections)
+        assert flags["sol"] == flags["hidden"] == flags["net"] == "0", flags
     else:
-        assert not g.sandboxed and any("no sandbox" in p for p in g.protections)
+        assert not g.sandboxed and any("NOT ISOLATED" in p for p in g.protections)
     assert str(ROOT) not in message and "lib/python" in message  # sys.path, cleaned:
     for prefix in {sys.base_prefix, sys.prefix}:
         if prefix not in ("/usr", "/usr/local"):
@@ -244,6 +250,10 @@ def test_no_process_of_the_submission_outlives_grading(tmp_path, mode, digest):
     _write(sub, "losses", src + DAEMON.format(marker=MARKER))
     g = grade(sub, topics=["losses"], sandbox=mode)
     per = _by_function(g)
+    if mode == "off" and JAIL:  # the chroot fallback refuses new processes altogether
+        assert "importing losses.py raised PermissionError" in per["mse_loss"][0]["message"]
+        assert _alive(MARKER) == []
+        return
     assert "daemon alive=1" in per["mse_loss"][0]["message"]  # it ran while grading
     assert all(r["status"] == "passed" for f in ("binary_cross_entropy_with_logits",
                                                  "softmax_cross_entropy") for r in per[f])
@@ -343,7 +353,7 @@ def test_require_sandbox_grades_only_in_the_sandbox(tmp_path):
         with pytest.raises(SandboxRequired):
             grade(sub, topics=["adam"], sandbox="require")
     g = grade(sub, topics=["adam"], sandbox="off")
-    assert not g.sandboxed and g.score == g.max_score
+    assert g.sandboxed == JAIL and g.score == g.max_score
 
 
 SHAPES = """
@@ -384,8 +394,28 @@ def test_a_sandbox_that_cannot_start_means_the_fallback_or_a_refusal(tmp_path, m
     sub = make_submission(tmp_path / "ok")
     monkeypatch.setattr(sandboxing, "find_bwrap", lambda: "/bin/false")  # a bwrap that fails
     monkeypatch.setattr(sandboxing, "_chosen", {})
-    g = grade(sub, topics=["adam"])
-    assert not g.sandboxed and g.score == g.max_score
-    assert any("no sandbox (bwrap could not start" in p for p in g.protections), g.protections
+    g = grade(sub, topics=["adam"], hidden=True)
+    assert g.sandboxed == JAIL and g.score == g.max_score
+    fallback = "chroot fallback without bubblewrap" if JAIL else "NOT ISOLATED"
+    assert any(f"{fallback} (bwrap could not start" in p for p in g.protections), g.protections
     with pytest.raises(SandboxRequired, match="cannot start"):
         grade(sub, topics=["adam"], sandbox="require")
+
+
+def test_without_any_isolation_only_the_public_tests_of_one_submission_are_graded(
+        tmp_path, monkeypatch):
+    """Not root and no bubblewrap: hidden tests and class runs need the instructor's word."""
+    sub = make_submission(tmp_path / "subs" / "ok")
+    monkeypatch.setattr(sandboxing, "find_bwrap", lambda: None)
+    monkeypatch.setattr(sandboxing, "_chosen", {})
+    monkeypatch.setattr(jail, "unavailable", lambda: "it needs root (for the test)")
+    with pytest.raises(SandboxRequired, match="--unisolated") as refused:
+        grade(sub, topics=["adam"], hidden=True)
+    assert "could change your tests and grades" in str(refused.value)
+    with pytest.raises(SandboxRequired, match="--unisolated"):
+        grade_submissions(tmp_path / "subs", tmp_path / "g.csv")
+    assert not (tmp_path / "g.csv").exists()
+    for g in (grade(sub, topics=["adam"]), grade(sub, topics=["adam"], hidden=True,
+                                                  unisolated=True)):
+        assert g.score == g.max_score and not g.sandboxed
+        assert any(p.startswith("NOT ISOLATED") for p in g.protections), g.protections
