@@ -102,11 +102,8 @@ def unavailable() -> str:
         return "chroot and seccomp isolation is Linux-only"
     if os.geteuid() != 0:
         return "it needs root (to chroot and to switch to an unprivileged uid)"
-    try:
-        import pyseccomp  # noqa: F401
-    except (ImportError, OSError, RuntimeError) as e:
-        return f"no seccomp binding ({type(e).__name__}: {e}; pip install pyseccomp, " \
-               "and libseccomp2 from the system)"
+    if not has_seccomp():
+        return "no seccomp filter (pip install pyseccomp; libseccomp2 from the system)"
     if shutil.which("ldd") is None:
         return "ldd is not installed (it finds the libraries the worker needs)"
     return ""
@@ -213,6 +210,24 @@ def _lay_out(root: Path) -> None:
         for d in dirs:
             os.chmod(Path(dirpath) / d, 0o755)
     os.chmod(box, 0o711)  # enter your own box by its name; list nothing
+
+
+def has_seccomp() -> bool:
+    """Whether the seccomp binding and libseccomp can be loaded here."""
+    try:
+        import pyseccomp  # noqa: F401
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def bpf_fd(filt: Any) -> int:
+    """A file descriptor, at offset 0, holding ``filt`` as BPF (for ``bwrap --seccomp``)."""
+    fd = os.memfd_create("nnlib-seccomp", 0)
+    with os.fdopen(os.dup(fd), "wb") as f:
+        filt.export_bpf(f)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def seccomp_filter() -> Any:

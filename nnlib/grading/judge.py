@@ -240,7 +240,9 @@ class WorkerSession:
         self.deadline = time.monotonic() + self.budget
         self.uid = uid
         self.limits = dict(sandbox.LIMITS, CPU=int(self.total) + 10)
-        self.seccomp = jail.seccomp_filter() if box.kind == "jail" else None
+        # bubblewrap and the chroot fallback load the same filter (where libseccomp is)
+        self.seccomp = (jail.seccomp_filter() if box.kind == "jail"
+                        or (box.kind == "bwrap" and jail.has_seccomp()) else None)
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.out: int | None = None
@@ -274,6 +276,8 @@ class WorkerSession:
             out += [f"bubblewrap sandbox (bwrap{version})", "no network",
                     "own pid namespace and private /tmp",
                     "only Python, numpy and the submission visible, read-only"]
+            if self.seccomp is not None:
+                out.append("no new processes and no sockets (seccomp filter)")
         elif self.box.kind == "jail":
             out += [f"chroot fallback without bubblewrap ({self.box.reason})",
                     "no network and no new processes (seccomp filter)",
@@ -326,14 +330,20 @@ class WorkerSession:
         rfd, wfd = os.pipe()
         argv, env, cwd = sandbox.worker_command(self.box, self.dirs, child.fileno(), self.uid,
                                                 self.limits)
+        fds = [child.fileno()]
         if self.box.kind == "jail":
             preexec = functools.partial(_enter_jail, self.dirs["jail"], self.dirs["inside"],
                                         self.uid, self.seccomp)
+        elif self.box.kind == "bwrap":
+            preexec = None
+            if self.seccomp is not None:  # bwrap loads the same filter before the worker
+                fds.append(jail.bpf_fd(self.seccomp))
+                argv[1:1] = ["--seccomp", str(fds[-1])]
         else:
-            preexec = None if self.box.kind == "bwrap" else _die_with_parent
+            preexec = _die_with_parent
         try:
             self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                         stdout=wfd, stderr=wfd, pass_fds=[child.fileno()],
+                                         stdout=wfd, stderr=wfd, pass_fds=fds,
                                          start_new_session=True, preexec_fn=preexec)
         except OSError as e:
             parent.close()
@@ -341,6 +351,8 @@ class WorkerSession:
         finally:
             child.close()
             os.close(wfd)
+            for fd in fds[1:]:
+                os.close(fd)
         parent.setblocking(False)
         os.set_blocking(rfd, False)
         self.sock, self.out = parent, rfd

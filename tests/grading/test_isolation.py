@@ -243,15 +243,22 @@ def mse_loss(pred, target):
 """
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_no_process_of_the_submission_outlives_grading(tmp_path, mode, digest):
+@pytest.mark.parametrize("mode", [*MODES, "unisolated"])
+def test_no_process_of_the_submission_outlives_grading(tmp_path, mode, digest, monkeypatch):
     sub = make_submission(tmp_path / "forker")
     src = (ROOT / "solutions" / "losses.py").read_text(encoding="utf-8")
     _write(sub, "losses", src + DAEMON.format(marker=MARKER))
-    g = grade(sub, topics=["losses"], sandbox=mode)
+    if mode == "unisolated":  # no seccomp filter there: the daemon starts, and must end
+        monkeypatch.setattr(sandboxing, "_chosen", {})
+        monkeypatch.setattr(sandboxing, "find_bwrap", lambda: None)
+        monkeypatch.setattr(jail, "unavailable", lambda: "not here (for the test)")
+        g = grade(sub, topics=["losses"], hidden=True, unisolated=True)
+    else:
+        g = grade(sub, topics=["losses"], sandbox=mode)
     per = _by_function(g)
-    if mode == "off" and JAIL:  # the chroot fallback refuses new processes altogether
-        assert "importing losses.py raised PermissionError" in per["mse_loss"][0]["message"]
+    if mode != "unisolated" and jail.has_seccomp():  # the filter refuses new processes
+        message = per["mse_loss"][0]["message"]
+        assert "importing losses.py raised PermissionError: [Errno 1]" in message, message
         assert _alive(MARKER) == []
         return
     assert "daemon alive=1" in per["mse_loss"][0]["message"]  # it ran while grading
