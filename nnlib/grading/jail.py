@@ -145,11 +145,24 @@ def _inside(root: Path, path: str | os.PathLike[str]) -> Path:
 
 
 def _put(src: Path, dst: Path) -> None:
-    """Copy one file, readable by everyone (and executable if it was), owned by root."""
+    """Put one file in the root: readable by everyone, executable if it was, not writable.
+
+    A hard link where the file is on the same file system and already so (the worker is
+    not its owner, so it cannot change it), else a copy owned by root. Either way its times
+    are kept: a module's cached bytecode is valid only for its source's modification time,
+    and the worker cannot write a new cache here.
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
-    mode = 0o755 if os.stat(src).st_mode & stat.S_IXUSR else 0o644
-    os.chmod(dst, mode)
+    st = os.stat(src)
+    wanted = stat.S_IROTH | (stat.S_IXOTH if st.st_mode & stat.S_IXUSR else 0)
+    if st.st_mode & wanted == wanted and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        try:
+            os.link(src, dst, follow_symlinks=True)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+    os.chmod(dst, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
 
 
 def _copy_tree(src: Path, dst: Path, leave_out: set[str], top_only: bool = True) -> None:
@@ -167,8 +180,9 @@ def _copy_tree(src: Path, dst: Path, leave_out: set[str], top_only: bool = True)
 def _libraries(files: list[Path], root: Path) -> set[str]:
     """The shared libraries (and the loader) that ``files`` load, as ``ldd`` resolves them."""
     found: set[str] = set()
-    for f in files:
-        out = subprocess.run(["ldd", str(f)], capture_output=True, text=True, timeout=60,
+    for start in range(0, len(files), 200):
+        out = subprocess.run(["ldd", *map(str, files[start:start + 200])], capture_output=True,
+                             text=True, timeout=120,
                              env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin")})
         for line in out.stdout.splitlines():
             m = re.search(r"(/\S+)\s+\(0x", line)

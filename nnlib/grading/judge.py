@@ -120,7 +120,7 @@ MAX_HANDLE_TYPES = 64
 
 def _handle_class(name: Any) -> type:
     name = name if isinstance(name, str) and name.isidentifier() and len(name) <= 60 else "object"
-    if name not in _handle_types and len(_handle_types) >= MAX_HANDLE_TYPES:
+    if name not in _handle_types and len(_handle_types) >= MAX_HANDLE_TYPES - 1:
         name = "object"
     if name not in _handle_types:
         _handle_types[name] = type(name, (Handle,), {"__slots__": ()})

@@ -68,6 +68,27 @@ RUN_LIMIT = 300.0
 PARALLEL_RUNS = 2 if os.environ.get("NNLIB_HOSTILE_ISOLATE") else 3
 """Class runs graded at the same time (each with jobs=2)."""
 SITE = sysconfig.get_paths()["purelib"]
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+DOCKER_CAPS = ("-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,"
+               "+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap")
+"""Docker's default capability set: Gradescope's containers, where bubblewrap cannot start."""
+MODES = ("sandbox", "gradescope")
+"""How the class runs are graded: as this machine allows (bubblewrap where it can start),
+and as in Gradescope's containers: root with Docker's capabilities, bubblewrap refused."""
+
+
+def gradescope_prefix() -> list[str]:
+    """The command prefix that runs a grader as Gradescope's containers do."""
+    return ["setpriv", f"--bounding-set={DOCKER_CAPS}", "--inh-caps=-all"]
+
+
+def can_imitate_gradescope() -> str:
+    """Why the Gradescope-like mode cannot run here, or ``""``."""
+    if os.geteuid() != 0:
+        return "needs root (Gradescope runs the autograder as root)"
+    if shutil.which("setpriv") is None:
+        return "needs setpriv (util-linux)"
+    return ""
 WATCHED = ("tests", "solutions", "nnlib", "exercises")
 
 
@@ -94,6 +115,9 @@ class Attack:
     template: str = ""
     folder: str = ""
     sandbox_only: bool = False
+    max_seconds: float = 0.0
+    """When set: grading this submission must take at most this long (its own limits hold
+    whatever it sends the judge)."""
     xfail: str = ""
     """A known weakness of the grader, reported to the lead: the test is a strict xfail
     (it fails the suite the day the weakness is fixed, so that the mark goes)."""
@@ -212,6 +236,13 @@ ATTACKS = [
     Attack("file_fifo", "file types", base="solutions", lose=BOTH, layout="fifo"),
     Attack("file_dev_zero", "file types", base="solutions", lose=BOTH, layout="dev_zero"),
     Attack("file_nul_bytes", "file types", base="solutions", lose=BOTH, layout="nul_bytes"),
+    # --- the fallback without bubblewrap, and the judge/worker protocol (issue 19)
+    Attack("fallback_plant_links", "instructor files", "gradients.py"),
+    Attack("ref_site_finder", "reference"),
+    Attack("class_proc_cmdline", "class"),
+    Attack("class_leftover_files", "resources", "gradients.py"),
+    Attack("protocol_flood", "time", "gradients.py", max_seconds=120.0),
+    Attack("return_many_types", "returns", base="fake"),
 ]
 BY_NAME = {a.name: a for a in ATTACKS}
 CLASSMATES = {"00_correct": "solutions", "00_fake": "fake", "zz_correct": "solutions",
@@ -455,6 +486,7 @@ class ClassRun:
     top: Path
     hidden: bool
     attacks: list[Attack]
+    mode: str = "sandbox"
     returncode: int | None = None
     stderr: str = ""
     output: dict | None = None
@@ -536,8 +568,9 @@ def _start(run: ClassRun) -> tuple[subprocess.Popen, int, int, int]:
     tty.setraw(slave)
     env = clean_env(TMPDIR=str(run.top / "tmp"), OPENBLAS_NUM_THREADS="1",
                     OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    prefix = gradescope_prefix() if run.mode == "gradescope" else []
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "class_run.py"), json.dumps(spec), str(write_fd)],
+        [*prefix, sys.executable, str(HERE / "class_run.py"), json.dumps(spec), str(write_fd)],
         cwd=run.top, env=env, stdin=slave, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, pass_fds=(write_fd,), start_new_session=True)
     os.close(write_fd)
@@ -588,6 +621,11 @@ def _after(run: ClassRun, slave: int) -> None:
             rel = f"{name}" if here == "." else f"{here}/{name}"
             if rel not in expected and rel not in ("subs", "tmp", "out", "out/json"):
                 stray.append(rel)
+    for shared in SHARED_TMP:  # what a worker may have left in the machine's own folders
+        try:
+            stray += [f"{shared}/{n}" for n in os.listdir(shared) if run.token in n]
+        except OSError:
+            pass
     run.stray_files = sorted(stray)
 
 
@@ -703,10 +741,10 @@ def _grade_runs(runs: list[ClassRun], parallel: int,
             _kill_processes(run.token, run.marks)
 
 
-def _later_student(tmp_root: Path, run_token: str) -> ClassRun:
+def _later_student(tmp_root: Path, run_token: str, mode: str) -> ClassRun:
     """A class of a correct and a stub student, graded with the hidden tests."""
     later = ClassRun("later", f"{secrets.token_hex(5)}{run_token}later", tmp_root / "later",
-                     True, [])
+                     True, [], mode)
     later.subs.mkdir(parents=True)
     (later.top / "out").mkdir()
     (later.top / "tmp").mkdir()
@@ -718,8 +756,11 @@ def _later_student(tmp_root: Path, run_token: str) -> ClassRun:
     return later
 
 
-@pytest.fixture(scope="module")
-def hostile() -> Session:
+@pytest.fixture(scope="module", params=MODES)
+def hostile(request: pytest.FixtureRequest) -> Session:
+    mode = request.param
+    if mode == "gradescope" and can_imitate_gradescope():
+        pytest.skip(f"the Gradescope-like mode {can_imitate_gradescope()}")
     attacks = _selected()
     isolate = bool(os.environ.get("NNLIB_HOSTILE_ISOLATE"))
     run_token = secrets.token_hex(4)
@@ -734,7 +775,8 @@ def hostile() -> Session:
     for i, (name, members) in enumerate(groups.items()):
         token = f"{secrets.token_hex(5)}{run_token}{i:03d}"  # 10 first characters unique
         hidden = any(a.group == "hidden" for a in members)
-        runs[name] = ClassRun(name, token, tmp_root / f"{i:03d}-{token}", hidden, members)
+        runs[name] = ClassRun(name, token, tmp_root / f"{i:03d}-{token}", hidden, members,
+                              mode)
     session = Session(runs, None, _hidden_lines(), tmp_root)
     guards: list[tuple[Guard, list[ClassRun]]] = []
     try:
@@ -754,7 +796,7 @@ def hostile() -> Session:
             guards.append((guard, list(runs.values())))
 
             def later() -> None:  # graded while the outputs are watched a while longer
-                session.later = _later_student(tmp_root, run_token)
+                session.later = _later_student(tmp_root, run_token, mode)
 
             _grade_runs(list(runs.values()), PARALLEL_RUNS, later)
             for run in runs.values():
@@ -768,9 +810,10 @@ def hostile() -> Session:
                 if run.changed_files is None:
                     guard.changes(run)
                 guard.restore(run)
-        for p in Path(tempfile.gettempdir()).glob("hostile-*"):
-            if any(r.token in p.name for r in runs.values()):
-                p.unlink(missing_ok=True)
+        for folder in (tempfile.gettempdir(), *SHARED_TMP):
+            for p in Path(folder).glob("hostile-*"):
+                if any(r.token in p.name for r in runs.values()):
+                    p.unlink(missing_ok=True)
         shutil.rmtree(tmp_root, ignore_errors=True)
 
 
@@ -917,6 +960,9 @@ def _gain_problems(attack: Attack, run: ClassRun) -> list[str]:
         if score > base_scores.get(topic, 0.0):
             out.append(f"gained: {topic} {score:g} > {base_scores.get(topic, 0.0):g} without "
                        "the attack")
+    if attack.max_seconds and me.get("seconds", 0.0) > attack.max_seconds:
+        out.append(f"its grading took {me['seconds']:.0f} s, more than its limits allow "
+                   f"({attack.max_seconds:g} s)")
     if attack.base == "solutions":
         for r in me["records"]:
             if r["function"] in attack.lose and r["score"] > 0:
@@ -1019,6 +1065,17 @@ def test_the_suite_has_forty_distinct_attacks_in_every_category() -> None:
     assert {a.category for a in ATTACKS} >= {
         "forgery", "escape", "time", "environment", "reference", "monkeypatch",
         "instructor files", "class", "resources", "returns", "feedback", "machine"}
+
+
+def test_each_mode_grades_with_the_isolation_it_names(hostile: Session) -> None:
+    """The Gradescope-like runs really grade in the chroot fallback (not in bubblewrap)."""
+    for run in hostile.runs.values():
+        for name, result in run.results.items():
+            text = " ".join(result.get("protections") or [])
+            if run.mode == "gradescope":
+                assert "chroot fallback" in text and result["sandboxed"], (name, text)
+            else:
+                assert result["sandboxed"] or "NOT ISOLATED" in text, (name, text)
 
 
 def test_grading_leaves_no_files_behind(hostile: Session) -> None:

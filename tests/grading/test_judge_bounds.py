@@ -1,0 +1,95 @@
+"""The judge's own bounds: what the worker sends cannot stretch a deadline, grow the
+judge's memory, or get a reply it was not owed; and data arrives with its values."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from nnlib.grading import judge, protocol
+from nnlib.grading.grader import grade
+from nnlib.grading.impl import forbidden_imports
+
+from .conftest import make_submission
+
+
+def test_a_big_endian_array_arrives_with_its_values():
+    for dtype in (">f8", ">f4", ">i4", "<f8", "|b1"):
+        sent = np.array([[0.5, -2.0, 3.0]]).astype(dtype)
+        enc = protocol.Encoder()
+        node = enc.encode(sent)
+        got = protocol.Decoder([bytearray(b) for b in enc.buffers]).decode(node)
+        np.testing.assert_array_equal(got, sent)
+        assert got.dtype.isnative and got.dtype == sent.dtype.newbyteorder("=")
+
+
+def test_a_coding_cookie_does_not_hide_an_import(tmp_path):
+    f = tmp_path / "dense.py"
+    f.write_bytes("# -*- coding: latin-1 -*-\n# caf\u00e9\nimport nnlib\n".encode("latin-1"))
+    assert forbidden_imports(f) == ["line 3 imports nnlib"]
+
+
+def test_the_judge_makes_a_bounded_number_of_handle_classes(monkeypatch):
+    monkeypatch.setattr(judge, "_handle_types", {})
+    classes = {judge._handle_class(f"Name{i}") for i in range(5000)}
+    assert len(judge._handle_types) <= judge.MAX_HANDLE_TYPES
+    assert len(classes) <= judge.MAX_HANDLE_TYPES
+    assert judge._handle_class("Name1").__name__ == "Name1"
+    assert judge._handle_class("Name4999").__name__ == "object"
+
+
+FLOOD = '''
+import gc as _gc
+import threading as _threading
+
+
+def _flood():
+    """Find the worker's connection; pipeline callback frames at the judge, unpaused."""
+    worker = next((o for o in _gc.get_objects() if type(o).__name__ == "Worker"
+                   and hasattr(o, "sock") and hasattr(o, "p")), None)
+    if worker is None:
+        return
+    args, kw = worker.p.Encoder().encode(()), worker.p.Encoder().encode({{}})
+
+    def run():
+        i = 10 ** 6
+        while True:
+            i += 1
+            try:
+                worker.p.send_message(worker.sock, {{"op": "cb", "id": i, "cb": {cb},
+                                                     "args": args, "kw": kw}}, [])
+            except Exception:
+                return
+
+    def drain():  # read the judge's replies, so that its writes never block either
+        while True:
+            try:
+                if not worker.sock.recv(1 << 20):
+                    return
+            except Exception:
+                return
+
+    _threading.Thread(target=run, daemon=True).start()
+    _threading.Thread(target=drain, daemon=True).start()
+
+
+_flood()
+'''
+
+
+@pytest.mark.parametrize("cb", [1, 999])
+def test_a_worker_flooding_the_judge_with_callbacks_gets_nothing_and_no_time(tmp_path, cb):
+    """Callbacks the running call was not given (999), or a flood of one it was (1, during
+    numerical_gradient): the judge stops the worker within the test's own limit."""
+    sub = make_submission(tmp_path / "flood")
+    src = (sub / "gradients.py").read_text()
+    (sub / "gradients.py").write_text(src + textwrap.dedent(FLOOD.format(cb=cb)))
+    g = grade(sub, topics=["gradients"], timeout=2.0, hidden=True)
+    assert g.score == 0, [(r["name"], r["status"]) for r in g.records]
+    messages = {r["message"] for r in g.records}
+    assert all("could not be read" in m or "did not finish" in m or "waiting" in m
+               or "restarted" in m for m in messages), messages
+    # each test is stopped by its own limit (a stall used to hold the judge for minutes)
+    assert g.seconds < 2.0 * len(g.records) + 30
