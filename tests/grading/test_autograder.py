@@ -24,7 +24,15 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, clean_env, run
-from .test_hostile import HERE, _fill, _kill_processes, _processes, mark_of
+from .test_hostile import (
+    HERE,
+    _fill,
+    _kill_processes,
+    _processes,
+    can_imitate_gradescope,
+    gradescope_prefix,
+    mark_of,
+)
 
 SCHEMA = {"score", "execution_time", "output", "visibility", "tests"}
 
@@ -171,11 +179,15 @@ def _tree_hash(top: Path) -> dict[str, str]:
             for p in sorted(top.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
-def _start(root: Path, python: str = sys.executable) -> subprocess.Popen:
+def _start(root: Path, python: str = sys.executable, mode: str = "native") -> subprocess.Popen:
     env = clean_env(AUTOGRADER_ROOT=str(root), NNLIB_AUTOGRADER_PYTHON=python,
                     TMPDIR=str(root.parent / "tmp"), OPENBLAS_NUM_THREADS="1")
     (root.parent / "tmp").mkdir(exist_ok=True)
-    return subprocess.Popen(["bash", str(root / "source" / "run_autograder")], env=env,
+    prefix = []
+    if mode == "gradescope":  # as Gradescope runs it: root, Docker's capabilities, no bwrap
+        prefix = gradescope_prefix()
+        subprocess.run(["chmod", "-R", "go-rwx", str(root / "source")], check=True)  # setup.sh
+    return subprocess.Popen([*prefix, "bash", str(root / "source" / "run_autograder")], env=env,
                             cwd=root.parent, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -185,9 +197,19 @@ def _results(root: Path) -> dict:
     return json.loads((root / "results" / "results.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def graded(autograder_zip, tmp_path_factory):
-    """A correct, a stub and a hostile submission, each in an autograder root of its own."""
+@pytest.fixture(scope="module", params=["native", "gradescope"])
+def graded(autograder_zip, tmp_path_factory, request):
+    """A correct, a stub and a hostile submission, each in an autograder root of its own.
+
+    ``native``: run_autograder as this machine allows (bubblewrap where it can start);
+    ``gradescope``: as in Gradescope's containers, where it cannot. The hostile submission
+    is the stubs with the published attacks on results.json, plus (with the stubs) the
+    chain that once forged 135 / 138 in the fallback: links planted where a privileged
+    judge start would follow them, and a callback flood to hold the judge.
+    """
+    mode = request.param
+    if mode == "gradescope" and can_imitate_gradescope():
+        pytest.skip(f"the Gradescope-like mode {can_imitate_gradescope()}")
     zip_path, _ = autograder_zip
     token = secrets.token_hex(6)
     roots = {}
@@ -204,12 +226,12 @@ def graded(autograder_zip, tmp_path_factory):
               "RESULTS": str(hostile / "results" / "results.json"),
               "SCRIPT": str(hostile / "source" / "run_autograder"),
               "MARK": mark_of(token, "submission")}
-    attack = (_fill((HERE / "_prelude.py.txt").read_text(), values) + "\n\n"
-              + _fill((HERE / "autograder_results.py.txt").read_text(), values))
+    attack = "\n\n".join(_fill((HERE / f"{name}.py.txt").read_text(), values) for name in (
+        "_prelude", "autograder_results", "fallback_plant_links", "protocol_flood"))
     target = hostile / "submission" / "gradients.py"
     target.write_text(target.read_text() + "\n\n" + attack)
     before = {kind: _tree_hash(root / "source") for kind, root in roots.items()}
-    procs = {kind: _start(root) for kind, root in roots.items()}
+    procs = {kind: _start(root, mode=mode) for kind, root in roots.items()}
     outputs = {kind: proc.communicate(timeout=600) for kind, proc in procs.items()}
     at_return = (hostile / "results" / "results.json").read_bytes()
     time.sleep(3)
@@ -219,7 +241,7 @@ def graded(autograder_zip, tmp_path_factory):
     _kill_processes(token, marks)
     after = {kind: _tree_hash(root / "source") for kind, root in roots.items()}
     return {"roots": roots, "procs": procs, "outputs": outputs, "hostile_json": (at_return,
-            later), "alive": alive, "before": before, "after": after}
+            later), "alive": alive, "before": before, "after": after, "mode": mode}
 
 
 def test_run_autograder_grades_a_correct_submission_full_marks(graded):
@@ -260,6 +282,8 @@ def test_run_autograder_reports_the_protections_in_force(graded):
     doc = _results(graded["roots"]["correct"])
     assert "protection" in doc["output"].lower() or "sandbox" in doc["output"].lower(), \
         doc["output"]
+    if graded["mode"] == "gradescope":
+        assert "chroot fallback" in doc["output"], doc["output"]
 
 
 def test_the_grader_run_by_run_autograder_is_the_zips(graded):
