@@ -42,6 +42,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ _STDLIB_LEFT_OUT = {"site-packages", "dist-packages", "test", "idlelib", "tkinte
                     "turtledemo", "ensurepip", "lib2to3", "distutils"}
 _CLONE_THREAD = 0x00010000
 _jail: Jail | None = None
+_lock = threading.Lock()
 
 
 class JailUnavailable(Exception):
@@ -106,6 +108,11 @@ def unavailable() -> str:
         return "no seccomp filter (pip install pyseccomp; libseccomp2 from the system)"
     if shutil.which("ldd") is None:
         return "ldd is not installed (it finds the libraries the worker needs)"
+    try:
+        with tempfile.NamedTemporaryFile() as f:
+            os.chown(f.name, 1 << 30, 1 << 30)
+    except OSError as e:
+        return f"files cannot be given to an unprivileged uid here ({e.strerror})"
     return ""
 
 
@@ -117,6 +124,11 @@ def build() -> Jail:
     JailUnavailable
         Not root, no seccomp binding, or the copy failed.
     """
+    with _lock:  # a class run's threads ask at the same time
+        return _build()
+
+
+def _build() -> Jail:
     global _jail
     if _jail is not None and _jail.root.is_dir():
         return _jail

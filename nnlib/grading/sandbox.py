@@ -286,8 +286,10 @@ def prepare(box: Sandbox, private: Path, uid: int | None) -> dict[str, str]:
     if box.kind == "jail":
         from nnlib.grading import jail
 
+        if uid is None:
+            raise jail.JailUnavailable("the chroot fallback needs an unprivileged uid")
         built = jail.build()
-        folder, inside = built.new_box(uid if uid is not None else 0)
+        folder, inside = built.new_box(uid)
         return {"submission": str(folder), "inside": inside, "jail": str(built.root),
                 "python": built.python}
     here = Path(__file__).resolve().parent
