@@ -14,13 +14,12 @@ B = np.array([0.1, -0.2])
 @pytest.mark.points(1)
 @pytest.mark.checks("dense_forward")
 def test_dense_forward_shape(impl):
-    # three examples, a layer with one unit: z has shape (N, out) = (3, 1)
-    x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0], [0.5, 0.5, -1.0]])
+    # a layer with one unit: z has shape (N, out) = (2, 1)
     w, b = W[:1], B[:1]
-    expected = x @ w.T + b
-    z, _ = expect_tuple(call(impl.dense_forward, x, w, b), 2, "dense_forward")
-    assert np.shape(z) == (3, 1), (
-        f"dense_forward: z must have shape (N, out) = (3, 1), got {np.shape(z)}")
+    expected = X @ w.T + b
+    z, _ = expect_tuple(call(impl.dense_forward, X, w, b), 2, "dense_forward")
+    assert np.shape(z) == (2, 1), (
+        f"dense_forward: z must have shape (N, out) = (2, 1), got {np.shape(z)}")
     assert_close(z, expected, "dense_forward with one unit: z = x @ W.T + b", dtype=np.float64)
 
 
