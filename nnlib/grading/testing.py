@@ -1,8 +1,9 @@
 """Helpers shared by the exercise tests (``tests/public`` and ``tests/hidden``).
 
 The test folders' ``conftest.py`` re-export :func:`impl` and :func:`pytest_configure`;
-the tests call their function through :func:`call`, which fails the test with a clear
-message when the function modifies an argument in place, and compare with
+the tests call their function through :func:`call`, which gives it private copies of the
+arguments and fails the test with a clear message when the function modifies one of them
+in place, and compare with
 :func:`assert_close`, whose messages say which output is wrong and where. A backward test
 gets its cache through :func:`forward_for_backward`, which marks the test as waiting
 (:class:`Waiting`) instead of blaming the backward when the student's forward is wrong.
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from nnlib.grading.impl import local_impl
+from nnlib.grading.protocol import layout_of, with_layout
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,39 +47,79 @@ def impl(request: pytest.FixtureRequest) -> Any:
     return local_impl(topic)
 
 
-def _snapshot(value: Any) -> Any:
+def _private(value: Any) -> Any:
+    """A copy of ``value`` for the student's function.
+
+    Arrays are copied (same layout, same read-only flag), tuples, lists and dicts rebuilt
+    around copies; anything else (numbers, generators, callables, handles, cache objects)
+    is passed as it is.
+    """
     if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, (list, tuple)):
-        return [_snapshot(v) for v in value]
-    return None
+        a = np.asarray(value)  # a subclass arrives as a plain array
+        copy = with_layout(np.array(a, order="C", copy=True), layout_of(a))
+        if not a.flags.writeable:
+            copy.flags.writeable = False
+        return copy
+    if type(value) in (tuple, list):
+        return type(value)(_private(v) for v in value)
+    if type(value) is dict:
+        return {k: _private(v) for k, v in value.items()}
+    return value
 
 
 def _changed(before: Any, after: Any) -> bool:
+    """Whether ``after`` (a :func:`_private` copy after the call) differs from ``before``."""
     if isinstance(before, np.ndarray):
         return not (isinstance(after, np.ndarray) and before.shape == after.shape
+                    and before.dtype == after.dtype
                     and np.array_equal(before, after, equal_nan=True))
-    if isinstance(before, list):
-        if len(before) != len(after):
-            return True
-        return any(_changed(b, a) for b, a in zip(before, after, strict=True))
+    if type(before) in (tuple, list):
+        return (type(after) is not type(before) or len(before) != len(after)
+                or any(_changed(b, a) for b, a in zip(before, after, strict=True)))
+    if type(before) is dict:
+        return (type(after) is not dict or set(before) != set(after)
+                or any(_changed(before[k], after[k]) for k in before))
     return False
 
 
-def call(fn: Callable[..., Any], *args: Any, mutable: tuple[str, ...] = (), **kwargs: Any) -> Any:
-    """Call ``fn(*args, **kwargs)`` and fail if it modified any array argument in place.
-
-    Arguments named in ``mutable`` may change (``sgd_step`` updates ``params``).
-    """
+def _argument_names(fn: Callable[..., Any], n: int, keywords: Any) -> list[str]:
+    """Names of the ``n`` positional and the keyword arguments, for messages only."""
     try:
-        names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        names = [f"#{i + 1}" for i in range(len(args))] + list(kwargs)
-    values = list(args) + list(kwargs.values())
-    before = [_snapshot(v) for v in values]
-    result = fn(*args, **kwargs)
-    for name, old, new in zip(names, before, values, strict=False):
-        if name not in mutable and old is not None and _changed(old, new):
+        params = []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [params[i].name if i < len(params) and params[i].kind in positional
+             else f"#{i + 1}" for i in range(n)]
+    return names + [str(k) for k in keywords]
+
+
+def call(fn: Callable[..., Any], *args: Any, mutable: tuple[int | str, ...] = (),
+         **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` on private copies; fail if it modified any of them.
+
+    The function never sees the test's own arrays: every array argument (also inside
+    tuples, lists and dicts) is copied first, with its layout, so an expected value the
+    test computes from its arrays, before or after the call, cannot be changed by the
+    student. After the call every copy, positional or keyword, whatever the function's
+    signature, is compared with the test's array.
+
+    ``mutable`` lists the arguments that the function is meant to update in place, by
+    their position in this call (0 for the first positional argument) or by the keyword
+    this call passes them with: these are passed as they are, unchecked (``sgd_step``
+    updates ``params``, ``mutable=(0,)``). The function's own parameter names play no
+    part (they serve the messages only), so a student cannot rename a parameter into
+    ``mutable``.
+    """
+    passed_args = [a if i in mutable else _private(a) for i, a in enumerate(args)]
+    passed_kwargs = {k: v if k in mutable else _private(v) for k, v in kwargs.items()}
+    result = fn(*passed_args, **passed_kwargs)
+    names = _argument_names(fn, len(args), kwargs)
+    pairs = list(zip(args, passed_args, strict=True)) + [(v, passed_kwargs[k])
+                                                         for k, v in kwargs.items()]
+    keys: list[int | str] = [*range(len(args)), *kwargs]
+    for key, name, (mine, theirs) in zip(keys, names, pairs, strict=True):
+        if key not in mutable and _changed(mine, theirs):
             raise AssertionError(
                 f"{fn.__name__} modified its argument {name} in place; leave the inputs "
                 "unchanged and compute new arrays (e.g. x = x - m, not x -= m)"
@@ -126,7 +168,14 @@ def assert_close(actual: Any, expected: Any, what: str, rtol: float = 1e-7,
 
 def numeric_grad(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray,
                  h: float = 1e-6) -> np.ndarray:
-    """Centered differences of ``sum(f(x) * dout)`` with respect to ``x`` (float64)."""
+    """Centered differences of ``sum(f(x) * dout)`` with respect to ``x`` (float64).
+
+    ``f`` must be trusted: the reference (``nnlib.functional``), never the student's
+    function. A student's forward pass could return its previous result for inputs that
+    moved by less than ``h`` and so make every difference zero; the student's backward
+    pass is judged against the reference's differences, on the cache of the student's
+    own forward pass (:func:`forward_for_backward`).
+    """
     x = np.array(x, dtype=np.float64, copy=True)
     grad = np.zeros_like(x)
     for i in np.ndindex(*x.shape):

@@ -99,10 +99,12 @@ class Attack:
     ``template``: the attack in hostile/<template>.py.txt (default: the name), appended to
     ``file`` of the base. ``base``: "stubs", "solutions" or "fake". ``lose``: with the
     solutions, the functions whose tests the attack may cost (every other test must
-    pass). ``layout``: how the folder is built, when it is not "append". ``group``: the
-    class run ("public", "hidden" with the hidden tests, "disruptive" for the attacks on
-    the grader itself). ``sandbox_only``: a guarantee that only the real sandox gives;
-    skipped when the grader reports that it could not start one. ``xfail``: see below.
+    pass). ``layout``: how the folder is built, when it is not "append" ("every": appended
+    to every exercise file). ``group``: the class run ("public", "hidden" and "hidden-..."
+    with the hidden tests, "disruptive" for the attacks on the grader itself). ``topics``:
+    topics graded besides :data:`TOPICS` (for the whole class run). ``sandbox_only``: a
+    guarantee that only the real sandox gives; skipped when the grader reports that it
+    could not start one. ``xfail``: see below.
     """
 
     name: str
@@ -114,6 +116,7 @@ class Attack:
     group: str = "public"
     template: str = ""
     folder: str = ""
+    topics: tuple[str, ...] = ()
     sandbox_only: bool = False
     max_seconds: float = 0.0
     """When set: grading this submission must take at most this long (its own limits hold
@@ -132,6 +135,10 @@ class Attack:
 
 
 BOTH = ("dense_forward", "dense_backward")
+LOSSES = ("mse_loss", "binary_cross_entropy_with_logits")
+ALL_TOPICS = ("activations", "initialization", "network", "batchnorm", "dropout", "layernorm",
+              "adam")
+"""The topics that :data:`TOPICS` leaves out."""
 BACKWARD = ("dense_backward",)
 ESCAPE = dict(category="escape", base="solutions", lose=BACKWARD)
 
@@ -225,6 +232,19 @@ ATTACKS = [
     Attack("return_object_array", "returns", base="fake"),
     Attack("return_reduce", "returns", base="fake"),
     Attack("callback_abuse", "returns", "gradients.py"),
+    # --- what the tests compute: gradient checks, expected values, trivial functions
+    Attack("grad_cached_forward", "tests", base="solutions", lose=BACKWARD, group="hidden"),
+    Attack("grad_cached_loss", "tests", "losses.py", base="solutions", lose=LOSSES,
+           group="hidden"),
+    Attack("mutate_star_args", "tests", base="solutions", lose=BOTH, group="hidden"),
+    Attack("mutate_batch_stats", "tests", "batchnorm.py", base="solutions",
+           lose=("running_stats_update",), group="hidden-more", topics=("batchnorm",)),
+    Attack("mutate_write_back", "tests", "batchnorm.py", base="solutions",
+           lose=("running_stats_update",), group="hidden-more", topics=("batchnorm",)),
+    Attack("trivial_identity", "tests", layout="every", group="hidden-more", topics=ALL_TOPICS),
+    Attack("trivial_zeros", "tests", layout="every", group="hidden-more", topics=ALL_TOPICS),
+    Attack("trivial_cache", "tests", "layernorm.py", base="solutions",
+           lose=("layernorm_backward",), group="hidden-more", topics=("layernorm",)),
     # --- feedback
     Attack("leak_hidden_source", "feedback"),
     Attack("leak_paths", "feedback"),
@@ -299,10 +319,11 @@ def _build(attack: Attack, subs: Path, values: dict[str, str]) -> None:
     for name, data in files.items():
         (dest / name).write_bytes(data)
     target = dest / attack.file
-    if attack.layout == "append":
+    if attack.layout in ("append", "every"):
         prelude = _fill((HERE / "_prelude.py.txt").read_text(), values)
         body = _fill((HERE / f"{attack.source}.py.txt").read_text(), values)
-        target.write_text(files[attack.file].decode() + "\n\n" + prelude + "\n\n" + body)
+        for name in files if attack.layout == "every" else [attack.file]:
+            (dest / name).write_text(files[name].decode() + "\n\n" + prelude + "\n\n" + body)
     elif attack.layout == "extra":
         target.write_text(_fill((HERE / f"{attack.source}.py.txt").read_text(), values))
     elif attack.layout == "symlink_file":
@@ -486,6 +507,7 @@ class ClassRun:
     top: Path
     hidden: bool
     attacks: list[Attack]
+    topics: tuple[str, ...] = TOPICS
     mode: str = "sandbox"
     returncode: int | None = None
     stderr: str = ""
@@ -562,7 +584,7 @@ def _prepare(run: ClassRun, values: dict[str, str]) -> None:
 def _start(run: ClassRun) -> tuple[subprocess.Popen, int, int, int]:
     spec = {"submissions": str(run.subs), "csv": str(run.csv), "json_dir": str(run.json_dir),
             "hidden": run.hidden, "timeout": TIMEOUT, "jobs": 2, "sandbox": "auto",
-            "topics": list(TOPICS)}
+            "topics": list(run.topics)}
     read_fd, write_fd = os.pipe()
     master, slave = pty.openpty()
     tty.setraw(slave)
@@ -744,7 +766,7 @@ def _grade_runs(runs: list[ClassRun], parallel: int,
 def _later_student(tmp_root: Path, run_token: str, mode: str) -> ClassRun:
     """A class of a correct and a stub student, graded with the hidden tests."""
     later = ClassRun("later", f"{secrets.token_hex(5)}{run_token}later", tmp_root / "later",
-                     True, [], mode)
+                     True, [], mode=mode)
     later.subs.mkdir(parents=True)
     (later.top / "out").mkdir()
     (later.top / "tmp").mkdir()
@@ -774,9 +796,10 @@ def hostile(request: pytest.FixtureRequest) -> Session:
     runs = {}
     for i, (name, members) in enumerate(groups.items()):
         token = f"{secrets.token_hex(5)}{run_token}{i:03d}"  # 10 first characters unique
-        hidden = any(a.group == "hidden" for a in members)
+        hidden = any(a.group.startswith("hidden") for a in members)
+        topics = TOPICS + tuple(t for t in ALL_TOPICS if any(t in a.topics for a in members))
         runs[name] = ClassRun(name, token, tmp_root / f"{i:03d}-{token}", hidden, members,
-                              mode)
+                              topics, mode)
     session = Session(runs, None, _hidden_lines(), tmp_root)
     guards: list[tuple[Guard, list[ClassRun]]] = []
     try:
@@ -1056,15 +1079,15 @@ def test_the_suite_has_forty_distinct_attacks_in_every_category() -> None:
     assert len(ATTACKS) >= 40 and len(BY_NAME) == len(ATTACKS)
     assert len({a.dirname for a in ATTACKS}) == len(ATTACKS)
     for a in ATTACKS:
-        if a.layout in ("append", "extra"):
+        if a.layout in ("append", "every", "extra"):
             assert (HERE / f"{a.source}.py.txt").is_file(), a.name
-    used = {a.source for a in ATTACKS if a.layout in ("append", "extra")}
+    used = {a.source for a in ATTACKS if a.layout in ("append", "every", "extra")}
     unused = {p.name.removesuffix(".py.txt") for p in HERE.glob("*.py.txt")} - used - {
         "_prelude", "fake_dense", "fake_losses", "autograder_results"}
     assert not unused, f"attack files no test uses: {sorted(unused)}"
     assert {a.category for a in ATTACKS} >= {
         "forgery", "escape", "time", "environment", "reference", "monkeypatch",
-        "instructor files", "class", "resources", "returns", "feedback", "machine"}
+        "instructor files", "class", "resources", "returns", "feedback", "machine", "tests"}
 
 
 def test_each_mode_grades_with_the_isolation_it_names(hostile: Session) -> None:

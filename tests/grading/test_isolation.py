@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from nnlib.grading import jail
 from nnlib.grading import sandbox as sandboxing
 from nnlib.grading.grader import (
     SandboxRequired,
@@ -23,7 +24,6 @@ from nnlib.grading.grader import (
     grade_submissions,
     safe_cell,
 )
-from nnlib.grading import jail
 from nnlib.grading.impl import ImplementationError
 
 from .conftest import ROOT, clean_env, make_submission, run

@@ -4,12 +4,20 @@ import numpy as np
 import pytest
 
 import nnlib.functional as F
-from nnlib.grading.testing import assert_close, call, forward_for_backward, numeric_grad
+from nnlib.grading.testing import (
+    assert_close,
+    call,
+    expect_tuple,
+    forward_for_backward,
+    numeric_grad,
+)
 
 FORWARDS = ("sigmoid_forward", "relu_forward", "tanh_forward")
 BY_FORWARD = [pytest.param(n, marks=pytest.mark.checks(n)) for n in FORWARDS]
 REFERENCE = {"sigmoid_forward": F.sigmoid_forward, "relu_forward": F.relu_forward,
              "tanh_forward": F.tanh_forward}
+BACKWARD = {"sigmoid_backward": F.sigmoid_backward, "relu_backward": F.relu_backward,
+            "tanh_backward": F.tanh_backward}
 
 
 def _x(seed, shape=(5, 4)):
@@ -35,7 +43,7 @@ def test_hidden_sigmoid_backward_gradcheck(impl):
     _, cache = forward_for_backward(impl, "sigmoid_forward", x, expected=F.sigmoid(x),
                                     judged="sigmoid_backward")
     dx = call(impl.sigmoid_backward, dout, cache)
-    assert_close(dx, numeric_grad(lambda v: impl.sigmoid_forward(v)[0], x, dout),
+    assert_close(dx, numeric_grad(lambda v: F.sigmoid_forward(v)[0], x, dout),
                  "sigmoid_backward: dx against finite differences", rtol=1e-7)
 
 
@@ -60,21 +68,26 @@ def test_hidden_tanh_backward_gradcheck(impl):
     _, cache = forward_for_backward(impl, "tanh_forward", x, expected=np.tanh(x),
                                     judged="tanh_backward")
     dx = call(impl.tanh_backward, dout, cache)
-    assert_close(dx, numeric_grad(lambda v: impl.tanh_forward(v)[0], x, dout),
+    assert_close(dx, numeric_grad(lambda v: F.tanh_forward(v)[0], x, dout),
                  "tanh_backward: dx against finite differences", rtol=1e-7)
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", BY_FORWARD)
 def test_hidden_activation_keeps_float32(impl, name):
+    backward = name.replace("forward", "backward")
     x = _x(27).astype(np.float32)
-    out, cache = call(getattr(impl, name), x)
+    dout = np.random.default_rng(29).standard_normal(x.shape).astype(np.float32)
+    ref_out, ref_cache = REFERENCE[name](x.astype(np.float64))
+    ref_dx = BACKWARD[backward](dout.astype(np.float64), ref_cache)
+    out, cache = expect_tuple(call(getattr(impl, name), x), 2, name)
     assert out.dtype == np.float32, f"{name}: float32 input must give float32 output, " \
         f"got {out.dtype}"
-    dx = getattr(impl, name.replace("forward", "backward"))(np.ones_like(x), cache)
+    assert_close(out, ref_out, f"{name} on float32 input", rtol=1e-5)
+    dx = call(getattr(impl, backward), dout, cache)
     assert np.asarray(dx).dtype == np.float32, (
-        f"{name.replace('forward', 'backward')}: float32 gradients must stay float32, "
-        f"got {np.asarray(dx).dtype}")
+        f"{backward}: float32 gradients must stay float32, got {np.asarray(dx).dtype}")
+    assert_close(dx, ref_dx, f"{backward} on float32 input", rtol=1e-5)
 
 
 @pytest.mark.points(1)

@@ -41,8 +41,15 @@ def test_hidden_adam_keeps_float32(impl):
     rng = np.random.default_rng(112)
     w = rng.standard_normal(5).astype(np.float32)
     dw = rng.standard_normal(5).astype(np.float32)
-    zeros = np.zeros(5, np.float32)
-    out = call(impl.adam_update, w, dw, zeros, zeros, 1)
-    for name, a in zip(("w_new", "m_new", "v_new"), out, strict=True):
+    m = rng.standard_normal(5).astype(np.float32) * 0.1
+    v = rng.random(5).astype(np.float32) * 0.01
+    # the same step in float64
+    m_ref = 0.9 * m.astype(np.float64) + 0.1 * dw
+    v_ref = 0.999 * v.astype(np.float64) + 0.001 * dw.astype(np.float64) ** 2
+    w_ref = w - 1e-3 * (m_ref / (1 - 0.9**3)) / (np.sqrt(v_ref / (1 - 0.999**3)) + 1e-8)
+    out = expect_tuple(call(impl.adam_update, w, dw, m, v, 3), 3, "adam_update")
+    for name, a, ref in zip(("w_new", "m_new", "v_new"), out, (w_ref, m_ref, v_ref),
+                            strict=True):
         assert np.asarray(a).dtype == np.float32, (
             f"adam_update: {name} must stay float32, got {np.asarray(a).dtype}")
+        assert_close(a, ref, f"adam_update on float32 arrays: {name}", rtol=1e-5)

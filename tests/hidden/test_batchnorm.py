@@ -76,12 +76,18 @@ def test_hidden_batchnorm_forward_large_magnitudes(impl):
 @pytest.mark.checks("batchnorm_forward")
 def test_hidden_batchnorm_keeps_float32(impl):
     x, gamma, beta = _data(76, dtype=np.float32)
-    out, cache = call(impl.batchnorm_forward, x, gamma, beta)
+    dout = np.random.default_rng(86).standard_normal(x.shape).astype(np.float32)
+    ref_out, ref_cache = F.batchnorm_forward(*(a.astype(np.float64) for a in (x, gamma, beta)))
+    ref_dx = F.batchnorm_backward(dout.astype(np.float64), ref_cache)[0]
+    out, cache = expect_tuple(call(impl.batchnorm_forward, x, gamma, beta), 2,
+                              "batchnorm_forward")
     assert out.dtype == np.float32, f"batchnorm_forward: float32 in must give float32 out, " \
         f"got {out.dtype}"
-    dx = impl.batchnorm_backward(np.ones_like(x), cache)[0]
+    assert_close(out, ref_out, "batchnorm_forward on float32 input", rtol=1e-5)
+    dx = expect_tuple(call(impl.batchnorm_backward, dout, cache), 3, "batchnorm_backward")[0]
     assert np.asarray(dx).dtype == np.float32, (
         f"batchnorm_backward: dx must stay float32, got {np.asarray(dx).dtype}")
+    assert_close(dx, ref_dx, "batchnorm_backward on float32 input: dx", rtol=1e-4)
 
 
 @pytest.mark.points(3)
@@ -92,7 +98,7 @@ def test_hidden_batchnorm_backward_gradcheck(impl, name):
     _, cache = forward_for_backward(impl, "batchnorm_forward", x, gamma, beta,
                                     expected=F.batchnorm_forward(x, gamma, beta)[0], judged=name)
     dx, dgamma, dbeta = expect_tuple(call(getattr(impl, name), dout, cache), 3, name)
-    fwd = impl.batchnorm_forward
+    fwd = F.batchnorm_forward  # finite differences of the reference, never the student's
     assert_close(dx, numeric_grad(lambda v: fwd(v, gamma, beta)[0], x, dout),
                  f"{name}: dx against finite differences (every row affects mu and var: "
                  "include the terms through both)", rtol=1e-6)
@@ -132,8 +138,11 @@ def test_hidden_batchnorm_inference_matches_reference(impl):
 def test_hidden_batchnorm_inference_rows_are_independent(impl):
     x, gamma, beta = _data(83)
     mean, var = np.full(5, 0.5), np.full(5, 2.0)
+    ref = F.batchnorm_inference_forward(x[3:4], gamma, beta, mean, var)[0]
     full = call(impl.batchnorm_inference, x, gamma, beta, mean, var)
     one = call(impl.batchnorm_inference, x[3:4], gamma, beta, mean, var)
+    assert_close(one, ref, "batchnorm_inference on a batch of one (the running statistics "
+                 "alone, not batch statistics)")
     assert_close(one, full[3:4], "batchnorm_inference on a batch of one: each row is "
                  "normalized with the running statistics alone, not with batch statistics")
 
@@ -144,10 +153,10 @@ def test_hidden_running_stats_update_momentum(impl):
     rng = np.random.default_rng(84)
     mean, var = rng.standard_normal(4), rng.random(4) + 0.5
     bm, bv = rng.standard_normal(4), rng.random(4) + 0.5
+    ref_mean, ref_var = mean.copy(), var.copy()
+    F.batchnorm_running_update(ref_mean, ref_var, bm.copy(), bv.copy(), 16, 0.3)
     new_mean, new_var = expect_tuple(call(impl.running_stats_update, mean, var, bm, bv, 16,
                                           momentum=0.3), 2, "running_stats_update")
-    ref_mean, ref_var = mean.copy(), var.copy()
-    F.batchnorm_running_update(ref_mean, ref_var, bm, bv, 16, 0.3)
     assert_close(new_mean, ref_mean, "running_stats_update with momentum=0.3: new mean = "
                  "0.7 * running_mean + 0.3 * batch_mean (momentum weighs the new batch)")
     assert_close(new_var, ref_var, "running_stats_update with momentum=0.3: new var")
@@ -158,9 +167,11 @@ def test_hidden_running_stats_update_momentum(impl):
 def test_hidden_running_stats_update_unbiased_for_two(impl):
     mean, var = np.zeros(3), np.ones(3)
     bm, bv = np.array([1.0, 2.0, 3.0]), np.array([0.25, 1.0, 4.0])
-    _, new_var = call(impl.running_stats_update, mean, var, bm, bv, 2)
-    assert_close(new_var, 0.9 * var + 0.1 * bv * 2.0, "running_stats_update with n=2: the "
-                 "running variance stores batch_var * n / (n - 1)")
+    expected = 0.9 * var + 0.1 * bv * 2.0
+    _, new_var = expect_tuple(call(impl.running_stats_update, mean, var, bm, bv, 2), 2,
+                              "running_stats_update")
+    assert_close(new_var, expected, "running_stats_update with n=2: the running variance "
+                 "stores batch_var * n / (n - 1)")
 
 
 @pytest.mark.points(1)
@@ -169,9 +180,11 @@ def test_hidden_running_stats_converge(impl):
     # feeding the same batch statistics again and again must converge to them
     mean, var = np.zeros(2), np.ones(2)
     bm, bv = np.array([5.0, -1.0]), np.array([2.0, 0.5])
+    limit_mean, limit_var = bm.copy(), bv * 10 / 9
     for _ in range(200):
-        mean, var = impl.running_stats_update(mean, var, bm, bv, 10, 0.1)
-    assert_close(mean, bm, "running_stats_update repeated 200 times: the running mean must "
-                 "converge to the batch mean", rtol=1e-6)
-    assert_close(var, bv * 10 / 9, "running_stats_update repeated 200 times: the running "
+        mean, var = expect_tuple(call(impl.running_stats_update, mean, var, bm, bv, 10, 0.1),
+                                 2, "running_stats_update")
+    assert_close(mean, limit_mean, "running_stats_update repeated 200 times: the running "
+                 "mean must converge to the batch mean", rtol=1e-6)
+    assert_close(var, limit_var, "running_stats_update repeated 200 times: the running "
                  "variance must converge to the unbiased batch variance", rtol=1e-6)

@@ -35,8 +35,9 @@ def test_hidden_dense_forward_non_contiguous(impl):
     x, W, b = _arrays(32, 4, 6, 3)
     x = np.asfortranarray(x)
     Wt = np.ascontiguousarray(W.T)  # W below is a transposed view
-    z, _ = call(impl.dense_forward, x, Wt.T, b)
-    assert_close(z, x @ W.T + b, "dense_forward with non-contiguous x and W")
+    expected = x @ W.T + b
+    z, _ = expect_tuple(call(impl.dense_forward, x, Wt.T, b), 2, "dense_forward")
+    assert_close(z, expected, "dense_forward with non-contiguous x and W")
 
 
 @pytest.mark.points(2)
@@ -48,11 +49,12 @@ def test_hidden_dense_backward_gradcheck(impl, shape):
                                     judged="dense_backward")
     dz = np.random.default_rng(34).standard_normal((shape[0], shape[2]))
     dx, dW, db = expect_tuple(call(impl.dense_backward, dz, cache), 3, "dense_backward")
-    assert_close(dx, numeric_grad(lambda v: impl.dense_forward(v, W, b)[0], x, dz),
+    fwd = F.dense_forward  # finite differences of the reference, never the student's
+    assert_close(dx, numeric_grad(lambda v: fwd(v, W, b)[0], x, dz),
                  "dense_backward: dx against finite differences")
-    assert_close(dW, numeric_grad(lambda v: impl.dense_forward(x, v, b)[0], W, dz),
+    assert_close(dW, numeric_grad(lambda v: fwd(x, v, b)[0], W, dz),
                  "dense_backward: dW against finite differences (shape (out, in): dz.T @ x)")
-    assert_close(db, numeric_grad(lambda v: impl.dense_forward(x, W, v)[0], b, dz),
+    assert_close(db, numeric_grad(lambda v: fwd(x, W, v)[0], b, dz),
                  "dense_backward: db against finite differences (sum over the batch, "
                  "no 1/N here)")
 
@@ -79,7 +81,11 @@ def test_hidden_dense_keeps_float32(impl):
     z, cache = forward_for_backward(impl, "dense_forward", x, W, b, expected=x @ W.T + b,
                                     judged="dense_backward", rtol=1e-5)
     assert z.dtype == np.float32, f"dense_forward: float32 in must give float32 out, got {z.dtype}"
-    grads = impl.dense_backward(np.ones((3, 2), np.float32), cache)
-    for name, g in zip(("dx", "dW", "db"), grads, strict=True):
+    dz = np.random.default_rng(37).standard_normal((3, 2)).astype(np.float32)
+    expected = F.dense_backward(dz.astype(np.float64), F.dense_forward(
+        x.astype(np.float64), W.astype(np.float64), b.astype(np.float64))[1])
+    grads = expect_tuple(call(impl.dense_backward, dz, cache), 3, "dense_backward")
+    for name, g, ref in zip(("dx", "dW", "db"), grads, expected, strict=True):
         assert np.asarray(g).dtype == np.float32, (
             f"dense_backward: {name} must stay float32, got {np.asarray(g).dtype}")
+        assert_close(g, ref, f"dense_backward on float32 input: {name}", rtol=1e-5)

@@ -34,16 +34,19 @@ def test_hidden_dropout_uses_only_the_generator(impl):
     state = global_random_state()
     a, _ = expect_tuple(call(impl.dropout_forward, x, 0.3, np.random.default_rng(5)), 2,
                         "dropout_forward")
-    b, _ = impl.dropout_forward(x, 0.3, np.random.default_rng(5))
+    b, _ = expect_tuple(call(impl.dropout_forward, x, 0.3, np.random.default_rng(5)), 2,
+                        "dropout_forward")
     assert global_random_state() == state, (
         "dropout_forward used numpy's global random state; draw the mask from rng")
     assert np.array_equal(a, b), "dropout_forward: the same generator seed must give the same mask"
     rng = np.random.default_rng(6)
-    c, _ = impl.dropout_forward(x, 0.3, rng)
-    d, _ = impl.dropout_forward(x, 0.3, rng)
+    c, _ = expect_tuple(call(impl.dropout_forward, x, 0.3, rng), 2, "dropout_forward")
+    d, _ = expect_tuple(call(impl.dropout_forward, x, 0.3, rng), 2, "dropout_forward")
     assert not np.array_equal(c == 0, d == 0), (
         "dropout_forward: two calls with the same generator must draw different masks "
         "(use the rng you are given, do not create a new one)")
+    for out in (a, c, d):
+        _dropped(x, 0.3)(out)
 
 
 @pytest.mark.points(1)
@@ -65,24 +68,40 @@ def test_hidden_dropout_inference_draws_nothing(impl):
     x = _x()
     rng = np.random.default_rng(8)
     before = rng.bit_generator.state
-    out, cache = call(impl.dropout_forward, x, 0.5, rng, training=False)
+    out, cache = expect_tuple(call(impl.dropout_forward, x, 0.5, rng, training=False), 2,
+                              "dropout_forward")
     assert_close(out, x, "dropout_forward with training=False must return x", rtol=0)
     assert rng.bit_generator.state == before, (
         "dropout_forward with training=False must not draw random numbers")
     dout = np.random.default_rng(9).standard_normal(x.shape)
-    dx = impl.dropout_backward(dout, cache)
+    dx = call(impl.dropout_backward, dout, cache)
     assert_close(dx, dout, "dropout_backward after an inference-mode forward: dx = dout",
                  rtol=0)
+    # ... while the same call in training mode drops
+    out, _ = expect_tuple(call(impl.dropout_forward, x, 0.5, rng), 2, "dropout_forward")
+    try:
+        _dropped(x, 0.5)(out)
+    except AssertionError as e:
+        raise AssertionError(f"dropout_forward with training=True (the default): {e}") from None
 
 
 @pytest.mark.points(1)
 @pytest.mark.checks("dropout_forward")
 def test_hidden_dropout_p_zero_and_float32(impl):
     x = _x(np.float32)
-    out, _ = call(impl.dropout_forward, x, 0.0, np.random.default_rng(10))
+    out, _ = expect_tuple(call(impl.dropout_forward, x, 0.0, np.random.default_rng(10)), 2,
+                          "dropout_forward")
     assert out.dtype == np.float32, f"dropout_forward: float32 in must give float32 out, " \
         f"got {out.dtype}"
     assert_close(out, x, "dropout_forward with p=0 keeps everything", rtol=0)
+    out, _ = expect_tuple(call(impl.dropout_forward, x, 0.4, np.random.default_rng(10)), 2,
+                          "dropout_forward")
+    assert out.dtype == np.float32, f"dropout_forward: float32 in must give float32 out, " \
+        f"got {out.dtype}"
+    try:
+        _dropped(x, 0.4)(out)
+    except AssertionError as e:
+        raise AssertionError(f"dropout_forward with p=0.4 on float32 input: {e}") from None
 
 
 @pytest.mark.points(1)

@@ -45,9 +45,9 @@ def test_hidden_small_init_scale(impl):
 def test_hidden_init_uses_only_the_generator(impl, name):
     fn = getattr(impl, name)
     state = global_random_state()
-    a = fn(6, 5, np.random.default_rng(44))
-    b = fn(6, 5, np.random.default_rng(44))
-    c = fn(6, 5, np.random.default_rng(45))
+    a = call(fn, 6, 5, np.random.default_rng(44))
+    b = call(fn, 6, 5, np.random.default_rng(44))
+    c = call(fn, 6, 5, np.random.default_rng(45))
     assert global_random_state() == state, (
         f"{name} used numpy's global random state (np.random.*); draw from rng instead")
     assert np.array_equal(a, b), f"{name}: the same seed must give the same weights"

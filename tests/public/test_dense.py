@@ -14,9 +14,13 @@ B = np.array([0.1, -0.2])
 @pytest.mark.points(1)
 @pytest.mark.checks("dense_forward")
 def test_dense_forward_shape(impl):
-    z, _ = expect_tuple(call(impl.dense_forward, X, W, B), 2, "dense_forward")
-    assert np.shape(z) == (2, 2), (
-        f"dense_forward: z must have shape (N, out) = (2, 2), got {np.shape(z)}")
+    # a layer with one unit: z has shape (N, out) = (2, 1)
+    w, b = W[:1], B[:1]
+    expected = X @ w.T + b
+    z, _ = expect_tuple(call(impl.dense_forward, X, w, b), 2, "dense_forward")
+    assert np.shape(z) == (2, 1), (
+        f"dense_forward: z must have shape (N, out) = (2, 1), got {np.shape(z)}")
+    assert_close(z, expected, "dense_forward with one unit: z = x @ W.T + b", dtype=np.float64)
 
 
 @pytest.mark.points(2)
@@ -33,11 +37,15 @@ def test_dense_forward_values(impl):
 def test_dense_backward_shapes(impl):
     _, cache = forward_for_backward(impl, "dense_forward", X, W, B, expected=X @ W.T + B,
                                     judged="dense_backward")
-    grads = expect_tuple(call(impl.dense_backward, np.ones((2, 2)), cache), 3, "dense_backward")
+    dz = np.ones((2, 2))
+    expected = (dz @ W, dz.T @ X, dz.sum(axis=0))
+    grads = expect_tuple(call(impl.dense_backward, dz, cache), 3, "dense_backward")
     for name, g, ref in zip(("dx", "dW", "db"), grads, (X, W, B), strict=True):
         assert np.shape(g) == ref.shape, (
             f"dense_backward: {name} must have shape {ref.shape} like the array it is the "
             f"gradient of, got {np.shape(g)}")
+    for name, g, ref in zip(("dx", "dW", "db"), grads, expected, strict=True):
+        assert_close(g, ref, f"dense_backward with dz all ones: {name}", dtype=np.float64)
 
 
 @pytest.mark.points(2)

@@ -39,9 +39,17 @@ def test_dropout_forward_training(impl):
 @pytest.mark.points(1)
 @pytest.mark.checks("dropout_forward")
 def test_dropout_forward_inference_is_identity(impl):
-    out, _ = call(impl.dropout_forward, X, 0.5, np.random.default_rng(0), training=False)
+    out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, np.random.default_rng(0),
+                               training=False), 2, "dropout_forward")
     assert_close(out, X, "dropout_forward with training=False must return x unchanged",
                  rtol=0)
+    # ... while the same call in training mode drops
+    out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, np.random.default_rng(0)), 2,
+                          "dropout_forward")
+    try:
+        _dropped(X, 0.5)(out)
+    except AssertionError as e:
+        raise AssertionError(f"dropout_forward with training=True (the default): {e}") from None
 
 
 @pytest.mark.points(2)

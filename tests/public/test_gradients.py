@@ -17,6 +17,8 @@ def test_numerical_gradient_shape_and_dtype(impl):
     assert grad.shape == x.shape, (
         f"numerical_gradient: the gradient must have the shape of x, {x.shape}, got {grad.shape}")
     assert grad.dtype == np.float64, f"numerical_gradient: expected float64, got {grad.dtype}"
+    assert_close(grad, np.ones_like(x), "numerical_gradient of sum(x) (should be all ones)",
+                 rtol=1e-8)
 
 
 @pytest.mark.points(2)

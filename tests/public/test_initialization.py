@@ -49,8 +49,9 @@ def test_he_init_shape_and_std(impl):
 @pytest.mark.points(1)
 @pytest.mark.checks("he_init")
 def test_he_init_is_reproducible(impl):
-    a = impl.he_init(3, 4, np.random.default_rng(7))
-    b = impl.he_init(3, 4, np.random.default_rng(7))
+    a = _draw(impl.he_init)
+    b = _draw(impl.he_init)
     assert np.array_equal(a, b), (
         "he_init: the same generator seed must give the same weights; draw from rng, "
         "not from np.random")
+    _check_std(a, np.sqrt(2 / FAN_IN), "he_init (std sqrt(2 / fan_in))")

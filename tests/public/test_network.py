@@ -54,7 +54,7 @@ def test_sgd_step_updates_in_place(impl):
     params = _params()
     grads = [(np.ones_like(W0), np.full_like(B0, 2.0)), (np.ones_like(W1), np.ones_like(B1))]
     arrays = [a for pair in params for a in pair]
-    result = call(impl.sgd_step, params, grads, 0.1, mutable=("params",))
+    result = call(impl.sgd_step, params, grads, 0.1, mutable=(0,))
     assert result is None, "sgd_step updates params in place and returns None"
     assert all(a is b for a, b in zip(arrays, [a for pair in params for a in pair],
                                       strict=True)), (
