@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.grading.protocol import short
+from nnlib.grading.sandboxed.protocol import short
 
 MAX_MESSAGE = 600
 """Characters of a failure message kept (the rest is cut with ``...``)."""

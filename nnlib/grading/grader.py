@@ -2,11 +2,12 @@
 
 Grading runs in two roles (see docs/grading.md):
 
-- the **judge** (:mod:`nnlib.grading.runner`), one trusted process per submission: pytest
+- the **judge** (:mod:`nnlib.grading.judge`), one trusted process per submission: pytest
   with the tests, nnlib and the reference. It gives every point.
-- the **worker** (:mod:`nnlib.grading.worker`), one untrusted process per submission, in a
+- the **worker** (:mod:`nnlib.grading.sandboxed.worker`), one untrusted process per
+  submission, in a
   bubblewrap sandbox where one can start: it loads only the student's files (with numpy)
-  and runs the calls the judge sends it (:mod:`nnlib.grading.judge`).
+  and runs the calls the judge sends it (:mod:`nnlib.grading.judge.session`).
 
 This module prepares a private copy of the hand-in (:mod:`nnlib.grading.submission`),
 starts the judge, reads its records, and alone writes the results: the table, Gradescope's
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnlib.grading import isolation
 from nnlib.grading import sandbox as sandboxing
 from nnlib.grading.impl import ImplementationError, find_root, impl_dir
 from nnlib.grading.plugin import DEFAULT_TIMEOUT
@@ -144,8 +146,8 @@ UNISOLATED_REFUSED = (
 def _sandbox(mode: str, unisolated: bool = False) -> sandboxing.Sandbox:
     """The sandbox to grade with; refuses ``"none"`` unless ``unisolated`` allows it."""
     try:
-        box = sandboxing.choose(mode)
-    except sandboxing.SandboxUnavailable as e:
+        box = isolation.choose(mode)
+    except isolation.SandboxUnavailable as e:
         raise SandboxRequired(str(e)) from None
     except ValueError as e:
         raise ImplementationError(str(e)) from None
@@ -153,7 +155,7 @@ def _sandbox(mode: str, unisolated: bool = False) -> sandboxing.Sandbox:
         raise SandboxRequired(UNISOLATED_REFUSED.format(reason=box.reason))
     if box.kind == "none":
         # the worker will run as our user: keep it from our pipes and memory (/proc/PID/fd)
-        from nnlib.grading.judge import harden_judge
+        from nnlib.grading.judge.process import harden_judge
 
         harden_judge()
     return box
@@ -177,7 +179,7 @@ def _run_judge(cfg: dict[str, Any], cwd: Path, hard_deadline: float,
     cfg = dict(cfg, events_fd=w)
     cwd.mkdir(exist_ok=True)
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "nnlib.grading.runner"],
+        proc = subprocess.Popen([sys.executable, "-m", "nnlib.grading.judge"],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                 pass_fds=[w], env=_judge_env(Path(cfg["root"])), cwd=cwd,
                                 start_new_session=True)
@@ -310,9 +312,7 @@ class _Rounds:
     def end_worker(self) -> None:
         """End every process of the submission's uid (as root)."""
         if self.uid is not None:
-            from nnlib.grading.judge import kill_uid_from_threads
-
-            kill_uid_from_threads(self.uid, _judge_env(self.root))
+            sandboxing.kill_uid_from_threads(self.uid, _judge_env(self.root))
 
 
 def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,

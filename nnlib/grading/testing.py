@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from nnlib.grading.impl import local_impl
-from nnlib.grading.protocol import layout_of, with_layout
+from nnlib.grading.sandboxed.protocol import layout_of, with_layout
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,16 +34,18 @@ def impl(request: pytest.FixtureRequest) -> Any:
     """The implementation of this test file's topic (``test_<topic>.py``).
 
     While grading, a proxy whose functions run in the sandboxed worker
-    (:class:`nnlib.grading.judge.RemoteImpl`); in ``check()`` and plain pytest runs, the
+    (:class:`nnlib.grading.judge.remote.RemoteImpl`); in ``check()`` and plain pytest runs, the
     module loaded afresh in this process.
     """
-    from nnlib.grading import judge
+    from nnlib.grading.judge import session as judge
 
     topic = Path(str(request.path)).stem.removeprefix("test_")
     session = judge.current()
     if session is not None:
         session.ensure_loaded(topic)
-        return judge.RemoteImpl(session, topic)
+        from nnlib.grading.judge.remote import RemoteImpl
+
+        return RemoteImpl(session, topic)
     return local_impl(topic)
 
 
@@ -194,7 +196,7 @@ def global_random_state() -> tuple[Any, ...]:
 
     While grading it covers the worker's generator too (where the student's code runs).
     """
-    from nnlib.grading import judge
+    from nnlib.grading.judge import session as judge
 
     name, key, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
     here = (name, key.tobytes(), int(pos), int(has_gauss), float(cached))

@@ -8,9 +8,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from nnlib.grading import judge, protocol
 from nnlib.grading.grader import grade
 from nnlib.grading.impl import forbidden_imports
+from nnlib.grading.judge import remote as judge
+from nnlib.grading.sandboxed import protocol
 
 from .conftest import make_submission
 

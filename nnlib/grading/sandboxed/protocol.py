@@ -202,6 +202,82 @@ def with_layout(a: np.ndarray, layout: str) -> np.ndarray:
     return a
 
 
+# ------------------------------------------------------------------ the messages
+# Every message is a dict header (plus buffers). These builders are the only places that
+# write the keys, and :func:`kind` / :func:`reply_to` the only places that read the kind.
+#
+# | message   | from -> to      | keys                                                   |
+# |-----------|-----------------|--------------------------------------------------------|
+# | hello     | worker -> judge | hello: {pid, uid, gid, limits, numpy, pytest}           |
+# | load      | judge -> worker | op, id, topic, shown (the path the student sees), rel   |
+# | call      | judge -> worker | op, id, topic, fn, args, kw (encoded values), rel       |
+# | grs       | judge -> worker | op, id (numpy's global random state), rel               |
+# | bye       | judge -> worker | op                                                     |
+# | callback  | worker -> judge | op "cb", id, cb (the callback's number), args, kw       |
+# | ok reply  | either          | re (the id answered), ok (encoded value); a call's     |
+# |           |                 | reply also: mut (in-place changes), rng (generators)   |
+# | err reply | either          | re, err: {type, msg, where, code?, unsendable?}         |
+#
+# ``rel`` lists the handles the judge no longer holds (the worker drops them).
+LOAD, CALL, GLOBAL_STATE, BYE, CALLBACK = "load", "call", "grs", "bye", "cb"
+REQUESTS = (LOAD, CALL, GLOBAL_STATE, BYE)
+
+
+def hello(info: dict[str, Any]) -> dict[str, Any]:
+    """The worker's first message."""
+    return {"hello": info}
+
+
+def load_request(topic: str, shown: str) -> dict[str, Any]:
+    """Ask the worker to load ``<topic>.py`` (shown to the student as ``shown``)."""
+    return {"op": LOAD, "topic": topic, "shown": shown}
+
+
+def call_request(topic: str, fn: str, args: Any, kw: Any) -> dict[str, Any]:
+    """Ask the worker to call ``fn`` of ``topic`` with encoded ``args`` and ``kw``."""
+    return {"op": CALL, "topic": topic, "fn": fn, "args": args, "kw": kw}
+
+
+def state_request() -> dict[str, Any]:
+    """Ask the worker for a fingerprint of numpy's global random state."""
+    return {"op": GLOBAL_STATE}
+
+
+def bye() -> dict[str, Any]:
+    """Tell the worker to end."""
+    return {"op": BYE}
+
+
+def callback(rid: int, cid: int, args: Any, kw: Any) -> dict[str, Any]:
+    """The worker calls back the judge's function number ``cid``."""
+    return {"op": CALLBACK, "id": rid, "cb": cid, "args": args, "kw": kw}
+
+
+def ok(rid: Any, value: Any, mutations: list | None = None,
+       rngs: list | None = None) -> dict[str, Any]:
+    """A reply to request ``rid`` with an encoded value (and a call's changes)."""
+    out = {"re": rid, "ok": value}
+    if mutations is not None:
+        out.update(mut=mutations, rng=rngs or [])
+    return out
+
+
+def error(rid: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """A reply to request ``rid`` saying it failed (``info``: type, msg, where, ...)."""
+    return {"re": rid, "err": info}
+
+
+def kind(header: dict[str, Any]) -> str | None:
+    """The request or callback kind of a message (None for replies and hellos)."""
+    op = header.get("op")
+    return op if op in REQUESTS or op == CALLBACK else None
+
+
+def reply_to(header: dict[str, Any]) -> Any:
+    """The id a reply answers (None for anything else)."""
+    return header.get("re")
+
+
 def _is_plain_key(k: Any) -> bool:
     return k is None or type(k) in (bool, int, float, str)
 

@@ -1,14 +1,15 @@
 """The worker: the only process that runs student code while grading.
 
-The judge (:mod:`nnlib.grading.judge`) starts it, inside a bubblewrap sandbox where one can
+The judge (:mod:`nnlib.grading.judge.process`) starts it, inside a bubblewrap sandbox where one can
 start, as::
 
     python -I -S worker.py CONFIG_JSON
 
-with a copy of this file and of :mod:`nnlib.grading.protocol` beside it (``nnlib`` itself is
-not importable here, nor pytest, the tests or the solutions). ``CONFIG_JSON`` gives the
-socket's file descriptor, the folder holding the private copy of the submission, numpy's
-folder, and, when the judge runs as root, the unprivileged uid/gid to switch to. The worker
+with a copy of this file and of :mod:`nnlib.grading.sandboxed.protocol` beside it
+(``nnlib`` itself is not importable here, nor pytest, the tests or the solutions).
+``CONFIG_JSON`` gives the socket's file descriptor, the folder holding the private copy of
+the submission, numpy's folder, and, when the judge runs as root, the unprivileged uid/gid
+to switch to (in the chroot fallback the switch is made before it starts). The worker
 switches user, sets its resource limits, imports numpy, says hello and then serves the
 judge's requests one at a time:
 
@@ -136,9 +137,9 @@ class Worker:
             has_pytest = True
         except ImportError:
             has_pytest = False
-        self.send({"hello": {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(),
-                             "limits": limits, "numpy": self.np.__version__,
-                             "pytest": has_pytest}})
+        self.send(self.p.hello({"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(),
+                                "limits": limits, "numpy": self.np.__version__,
+                                "pytest": has_pytest}))
 
     def serve(self) -> None:
         """Answer requests until the judge says bye or closes the connection."""
@@ -147,7 +148,7 @@ class Worker:
                 header, buffers = self.p.read_message(self.read)
             except self.p.Closed:
                 return
-            if header.get("op") == "bye":
+            if self.p.kind(header) == self.p.BYE:
                 return
             self.dispatch(header, buffers)
 
@@ -155,9 +156,9 @@ class Worker:
         """Wait for the judge's reply to our callback ``rid``, serving nested requests."""
         while True:
             header, buffers = self.p.read_message(self.read)
-            if header.get("re") == rid:
+            if self.p.reply_to(header) == rid:
                 return header, buffers
-            if "op" in header:
+            if self.p.kind(header) is not None:
                 self.dispatch(header, buffers)
             else:
                 raise self.p.ProtocolError("unexpected reply")
@@ -166,18 +167,18 @@ class Worker:
         """Answer one request."""
         for hid in header.get("rel") or ():
             self.handles.pop(hid, None)
-        op, rid = header.get("op"), header.get("id")
+        op, rid = self.p.kind(header), header.get("id")
         try:
-            if op == "load":
-                self.send({"re": rid, "ok": self.load(header["topic"], header["shown"])})
-            elif op == "call":
+            if op == self.p.LOAD:
+                self.send(self.p.ok(rid, self.load(header["topic"], header["shown"])))
+            elif op == self.p.CALL:
                 self.call(rid, header, buffers)
-            elif op == "grs":
-                self.send({"re": rid, "ok": self.global_state()})
+            elif op == self.p.GLOBAL_STATE:
+                self.send(self.p.ok(rid, self.global_state()))
             else:
-                raise _Failure(f"unknown request {op!r}")
+                raise _Failure(f"unknown request {header.get('op')!r}")
         except BaseException as e:  # noqa: BLE001 - whatever student code raised
-            self.send({"re": rid, "err": self.describe(e)})
+            self.send(self.p.error(rid, self.describe(e)))
 
     # ---------------------------------------------------------- errors
     def describe(self, e: BaseException) -> dict:
@@ -273,8 +274,7 @@ class Worker:
             rid = worker.next_id
             worker.next_id += 1
             enc = worker.p.Encoder(other=worker._keep)
-            header = {"op": "cb", "id": rid, "cb": cid, "args": enc.encode(args),
-                      "kw": enc.encode(kwargs)}
+            header = worker.p.callback(rid, cid, enc.encode(args), enc.encode(kwargs))
             worker.send(header, enc.buffers)
             reply, buffers = worker.wait_reply(rid)
             if "err" in reply:
@@ -325,7 +325,7 @@ class Worker:
         try:
             result = fn(*args, **kwargs)
         except BaseException as e:  # noqa: BLE001
-            self.send({"re": rid, "err": self.describe(e)})
+            self.send(self.p.error(rid, self.describe(e)))
             return
         originals = {id(obj): (k, obj) for k, obj in dec.objects.items()
                      if isinstance(obj, (np.ndarray, list, dict))}
@@ -350,9 +350,9 @@ class Worker:
         except BaseException as e:  # noqa: BLE001
             info = self.describe(e)
             info["unsendable"] = 1
-            self.send({"re": rid, "err": info})
+            self.send(self.p.error(rid, info))
             return
-        self.send({"re": rid, "ok": value, "mut": mutations, "rng": rngs}, enc.buffers)
+        self.send(self.p.ok(rid, value, mutations, rngs), enc.buffers)
 
 
 if __name__ == "__main__":

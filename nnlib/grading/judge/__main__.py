@@ -2,10 +2,10 @@
 
 The grader (:mod:`nnlib.grading.grader`) starts one judge per submission::
 
-    python -m nnlib.grading.runner        # configuration as JSON on standard input
+    python -m nnlib.grading.judge         # configuration as JSON on standard input
 
-The judge collects the tests, starts the submission's worker (:mod:`nnlib.grading.judge`,
-sandboxed where possible) when the first test needs it, runs every test with the
+The judge collects the tests, starts the submission's worker (:mod:`.session`, sandboxed
+where possible) when the first test needs it, runs every test with the
 ``impl`` fixture calling into that worker, and streams one JSON line per event
 (``collected``, ``start``, ``record``, ``protections``, ``finished``) to the file
 descriptor it was given. The worker's output never reaches that descriptor, and the
@@ -38,11 +38,12 @@ def main() -> None:
         events.write(json.dumps(event) + "\n")
         events.flush()
 
-    from nnlib.grading import judge
+    from nnlib.grading.judge import session as judge
+    from nnlib.grading.judge.process import WorkerStartError, harden_judge
     from nnlib.grading.plugin import Collector, pytest_args, remember_paths
     from nnlib.grading.sandbox import Sandbox
 
-    judge.harden_judge()
+    harden_judge()
     root = Path(cfg["root"])
     import numpy
 
@@ -50,7 +51,7 @@ def main() -> None:
 
     # paths of this machine (and of the sandbox) that no feedback may show
     remember_paths(root, cfg.get("tmp", ""), *(cfg.get("dirs") or {}).values(),
-                   Path(__file__).resolve().parents[2],
+                   Path(__file__).resolve().parents[3],
                    sys.base_prefix, sys.prefix, sys.exec_prefix,
                    Path(numpy.__file__).resolve().parents[1], f"{SANDBOX_DIR}/submission",
                    f"{SANDBOX_DIR}/site", f"{SANDBOX_DIR}/bin", os.path.expanduser("~"))
@@ -63,7 +64,7 @@ def main() -> None:
         judge.set_current(session)
         try:
             session.prestart()
-        except judge.WorkerStartError:
+        except WorkerStartError:
             pass  # reported when a test needs the worker
     collector = Collector(stream=events, timeout=cfg["timeout"], skip=cfg.get("skip", ()),
                           on_start=session.begin_test if session else None,

@@ -1,0 +1,241 @@
+"""What the tests hold of the student's code: remote modules, functions and handles.
+
+While grading, the ``impl`` fixture returns a :class:`RemoteImpl`: its attributes are
+:class:`RemoteFunction` objects whose calls run in the worker, so the tests read exactly
+as they do in process::
+
+    z, cache = impl.dense_forward(X, W, B)        # z: ndarray; cache: plain data or a handle
+    dx, dW, db = call(impl.dense_backward, dz, cache)
+
+:class:`Values` is how the judge's side encodes and decodes what is not plain data: a
+value the worker keeps comes back as a :class:`Handle` (usable only in a later call to the
+same worker), an ``np.random.Generator`` travels as its state, and a function the test
+passes (the ``f`` of ``numerical_gradient``) stays here as a *callback* that the worker
+may call only while the call that received it runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nnlib.grading.sandboxed import protocol
+from nnlib.grading.sandboxed.protocol import Decoder, Encoder, ProtocolError
+
+if TYPE_CHECKING:
+    from nnlib.grading.judge.session import WorkerSession
+
+__all__ = ["Handle", "RemoteFunction", "RemoteImpl", "StaleHandle", "Values",
+           "MAX_HANDLES", "MAX_HANDLE_TYPES"]
+
+MAX_HANDLES = 10_000
+"""Most opaque values (handles) the judge accepts in one reply."""
+MAX_HANDLE_TYPES = 64
+"""Distinct handle class names the judge makes; later names all share the class ``object``
+(the judge's memory stays bounded whatever names the worker reports)."""
+MAX_RELEASES = 100_000
+"""Handles dropped by the tests, remembered until the next request tells the worker."""
+
+
+class StaleHandle(Exception):
+    """A handle of an earlier worker (before a restart) was passed to a call."""
+
+
+class Handle:
+    """A value the worker keeps (not plain data, e.g. a cache object); opaque to the judge.
+
+    Its class is named after the worker's type (a ``Cache`` handle is ``type(h).__name__ ==
+    "Cache"``), so that messages read as they would in process. It can be passed back to a
+    later call of the same worker, nothing else.
+    """
+
+    __slots__ = ("_hid", "_gen", "__weakref__")
+
+    def __init__(self, hid: int, gen: int) -> None:
+        self._hid = hid
+        self._gen = gen
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object kept by the worker>"
+
+
+_handle_types: dict[str, type] = {}
+
+
+def _handle_class(name: Any) -> type:
+    name = name if isinstance(name, str) and name.isidentifier() and len(name) <= 60 else "object"
+    if name not in _handle_types and len(_handle_types) >= MAX_HANDLE_TYPES - 1:
+        name = "object"
+    if name not in _handle_types:
+        _handle_types[name] = type(name, (Handle,), {"__slots__": ()})
+    return _handle_types[name]
+
+
+class Values:
+    """The judge's hooks for the values of one worker session (see the module docstring).
+
+    ``generation`` returns the current worker's generation: handles of another generation
+    are stale.
+    """
+
+    def __init__(self, generation: Any) -> None:
+        self.generation = generation
+        self.callbacks: dict[int, Any] = {}
+        self._next_callback = 1
+        self.releases: list[int] = []
+
+    def encoder(self, number: bool = False) -> Encoder:
+        """An encoder for a request (``number``: report in-place changes)."""
+        return Encoder(other=self._encode_other, number=number)
+
+    def decoder(self, buffers: list[bytearray], originals: dict[int, Any] | None = None
+                ) -> Decoder:
+        """A decoder for a reply."""
+        return Decoder(buffers, special=self._special, originals=originals)
+
+    def _encode_other(self, v: Any, enc: Encoder) -> dict[str, Any]:
+        if isinstance(v, Handle):
+            if v._gen != self.generation():
+                raise StaleHandle
+            return {"$h": v._hid}
+        if isinstance(v, np.random.Generator):
+            node = enc._tag({"$rng": None}, v)
+            node["$rng"] = enc.encode(v.bit_generator.state, 1)
+            return node
+        if callable(v):
+            cid = self._next_callback  # never reused: an old callback cannot call a new one
+            self._next_callback += 1
+            self.callbacks[cid] = v
+            return {"$cb": cid, "name": str(getattr(v, "__name__", "f"))[:60]}
+        raise TypeError(f"the grader cannot send a {type(v).__name__} to the worker")
+
+    def _special(self, node: dict[str, Any], dec: Decoder) -> Any:
+        if "$h" in node and type(node["$h"]) is int:
+            dec.handles = getattr(dec, "handles", 0) + 1
+            if dec.handles > MAX_HANDLES:
+                raise ProtocolError(f"more than {MAX_HANDLES} opaque values in one reply")
+            gen = self.generation()
+            handle = _handle_class(node.get("ty"))(node["$h"], gen)
+            weakref.finalize(handle, self._release, gen, node["$h"])
+            return handle
+        raise ProtocolError("unexpected value from the worker")
+
+    def _release(self, gen: int, hid: int) -> None:
+        if gen == self.generation() and len(self.releases) < MAX_RELEASES:
+            self.releases.append(hid)
+
+    def take_releases(self) -> list[int]:
+        """The handles to tell the worker about with the next request (then forgotten)."""
+        out, self.releases = self.releases, []
+        return out
+
+    def forget(self) -> None:
+        """A new worker: nothing of the old one is held any more."""
+        self.releases.clear()
+        self.callbacks.clear()
+
+    def answer_callback(self, header: dict[str, Any], buffers: list[bytearray]
+                        ) -> tuple[dict[str, Any], list[Any]]:
+        """The reply to the worker's callback ``header``.
+
+        Raises :class:`ProtocolError` for a callback the running call was not given.
+        """
+        from nnlib.grading.feedback import StudentError
+
+        dec = self.decoder(buffers)
+        args, kwargs = dec.decode(header.get("args")), dec.decode(header.get("kw"))
+        if type(args) is not tuple or type(kwargs) is not dict or not all(
+                isinstance(k, str) for k in kwargs):
+            raise ProtocolError("bad callback arguments")
+        cid = header.get("cb")
+        fn = self.callbacks.get(cid) if type(cid) is int else None
+        if fn is None:  # only the callbacks of the running call are answered
+            raise ProtocolError("a function was called back that the running call was not "
+                                "given (functions a call receives work only during that call)")
+        enc = Encoder(other=self._encode_other)
+        try:
+            reply = protocol.ok(header.get("id"), enc.encode(fn(*args, **kwargs)))
+        except StudentError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the test's function failed on the student's input
+            reply = protocol.error(header.get("id"), {"type": type(e).__name__,
+                                                      "msg": protocol.short(str(e))})
+            enc = Encoder()
+        return reply, enc.buffers
+
+
+class _Default:
+    """A parameter default as the worker printed it (for signatures)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _signature(params: Any) -> inspect.Signature | None:
+    if not isinstance(params, list):
+        return None
+    try:
+        out = []
+        for p in params:
+            name, kind, default = p
+            if not (isinstance(name, str) and name.isidentifier() and type(kind) is int):
+                return None
+            d = inspect.Parameter.empty if default is None else _Default(str(default)[:100])
+            out.append(inspect.Parameter(name, inspect._ParameterKind(kind), default=d))
+        return inspect.Signature(out)
+    except (ValueError, TypeError):
+        return None
+
+
+class RemoteFunction:
+    """A student function that runs in the worker; call it like the function itself."""
+
+    def __init__(self, session: WorkerSession, topic: str, name: str, params: Any) -> None:
+        self._session = session
+        self._topic = topic
+        self.__name__ = self.__qualname__ = name
+        self._sig = _signature(params)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The parameters the worker reported (ValueError when it reported none)."""
+        if self._sig is None:
+            raise ValueError(f"no signature for {self.__name__}")
+        return self._sig
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function in the worker; see :meth:`WorkerSession.call`."""
+        return self._session.call(self._topic, self.__name__, self._sig, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<student function {self.__name__}>"
+
+
+class RemoteImpl:
+    """The student's module for one topic; attributes are :class:`RemoteFunction` objects."""
+
+    def __init__(self, session: WorkerSession, topic: str) -> None:
+        self._session = session
+        self._topic = topic
+        self._functions: dict[str, RemoteFunction] = {}
+
+    def __getattr__(self, name: str) -> RemoteFunction:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self._functions:
+            listing = self._session.functions_of(self._topic)
+            if name not in listing:
+                raise AttributeError(
+                    f"{self._session.shown_name(self._topic)} has no function {name}")
+            self._functions[name] = RemoteFunction(self._session, self._topic, name,
+                                                   listing[name])
+        return self._functions[name]
+
+    def __repr__(self) -> str:
+        return f"<student module {self._session.shown_name(self._topic)} (remote)>"
