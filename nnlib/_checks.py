@@ -107,3 +107,32 @@ def class_labels(y: np.ndarray, n: int, classes: int, who: str) -> np.ndarray:
             f"got values from {y.min()} to {y.max()}."
         )
     return y
+
+
+MIN_STATISTICS_BATCH = 2
+"""The smallest batch whose statistics over the batch axis have a variance."""
+
+
+def check_statistics_batch(x: np.ndarray, who: str, hint: str) -> None:
+    """Refuse a batch too small to normalize with its own statistics (batch norm training).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+    who : str
+        Name of the layer or kernel, used in the message.
+    hint : str
+        What to do instead, appended to the message (e.g. switch to the running statistics).
+    """
+    if x.shape[0] < MIN_STATISTICS_BATCH:
+        raise ValueError(
+            f"{who}: training mode needs more than one example per batch to compute a "
+            f"variance, got shape {x.shape}. {hint}"
+        )
+
+
+def check_drop_probability(p: float, who: str) -> float:
+    """Return the dropout probability ``p`` as a float, or raise a ValueError unless 0 <= p < 1."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{who}: the drop probability p must be in [0, 1), got {p}.")
+    return float(p)

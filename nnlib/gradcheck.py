@@ -135,11 +135,6 @@ def numerical_gradient(
     return grad.astype(x.dtype, copy=False)
 
 
-def _layers_of(module: Layer) -> list[Layer]:
-    inner = getattr(module, "layers", None)
-    return [module] if inner is None else [sub for layer in inner for sub in _layers_of(layer)]
-
-
 def gradcheck(
     module: Layer,
     x: np.ndarray,
@@ -174,8 +169,8 @@ def gradcheck(
         Errors are relative to ``max(||analytic|| + ||numerical||, floor)``, where ``floor`` is
         1e7 times the rounding noise of the finite differences.
     """
+    layers = module.leaves()
     x = np.array(x, dtype=np.float64 if x.dtype != np.float32 else np.float32, copy=True)
-    layers = _layers_of(module)
     saved_buffers = [{k: v.copy() for k, v in layer.buffers.items()} for layer in layers]
     saved_rngs = [(layer.rng, layer.rng.bit_generator.state) for layer in layers
                   if isinstance(getattr(layer, "rng", None), np.random.Generator)]

@@ -53,8 +53,7 @@ class BrokenBatchNorm(nnlib.BatchNorm):
     """A classic mistake: backpropagating as if mean and variance were constants."""
 
     def backward(self, dout):
-        self._take_cache()
-        xhat, invstd, gamma = self._cache[1], self._cache[4], self._cache[5]
+        _, xhat, _, _, invstd, gamma, _ = self.saved_for_backward()
         self.grads["gamma"][...] = np.sum(dout * xhat, axis=0)
         self.grads["beta"][...] = dout.sum(axis=0)
         return dout * gamma * invstd
@@ -83,8 +82,7 @@ class NoVariancePathBatchNorm(nnlib.BatchNorm):
     """Another mistake: forgets that the variance depends on x (drops the xhat term)."""
 
     def backward(self, dout):
-        self._take_cache()
-        xhat, invstd, gamma = self._cache[1], self._cache[4], self._cache[5]
+        _, xhat, _, _, invstd, gamma, _ = self.saved_for_backward()
         self.grads["gamma"][...] = np.sum(dout * xhat, axis=0)
         self.grads["beta"][...] = dout.sum(axis=0)
         return gamma * invstd * (dout - dout.mean(axis=0))
@@ -149,3 +147,4 @@ def test_format_error_hides_rounding_digits():
     assert format_error(2.3e-9) == format_error(8.1e-10)  # noise does not show
     assert format_error(0.65) == "6.5e-01"
     assert format_error(1e-3, below=1e-2) == "< 1e-02"
+
