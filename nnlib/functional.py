@@ -258,7 +258,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     total = dlogits.sum(axis=1, keepdims=True)  # >= 1: the largest term is exp(0)
     rows = np.arange(n)
     # -log softmax(logits)[i, y_i] = log(total_i) - shifted[i, y_i]
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    loss = float(np.add.reduce(np.log(total[:, 0]) - shifted[rows, y]) / n)  # np.mean
     dlogits /= total
     dlogits[rows, y] -= 1.0
     dlogits /= n

@@ -125,7 +125,7 @@ class Dense(Layer):
 
     def check_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` as an array of shape (N, in_features) in the layer's dtype (integers converted)."""
-        return match_dtype(as_batch(x, self.name, self.in_features), self.dtype, self.name)
+        return match_dtype(as_batch(x, self, self.in_features), self.dtype, self)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Return ``x @ W.T + b`` for ``x`` of shape (N, in_features); shape (N, out_features)."""
@@ -140,7 +140,7 @@ class Dense(Layer):
         computed and None is returned.
         """
         x, W = self.saved_for_backward()
-        check_shape(dout, (x.shape[0], self.out_features), self.name, "dout")
+        check_shape(dout, (x.shape[0], self.out_features), self, "dout")
         np.matmul(dout.T, x, out=self.grads["W"])
         if self.bias:
             np.sum(dout, axis=0, out=self.grads["b"])
@@ -229,9 +229,9 @@ class BatchNorm(Layer):
         In training mode a batch of one example is refused: it has no variance to
         normalize with.
         """
-        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        x = match_dtype(as_batch(x, self, self.num_features), self.dtype, self)
         if self.training:
-            check_statistics_batch(x, self.name, "Call model.eval() to use the running "
+            check_statistics_batch(x, self, "Call model.eval() to use the running "
                                    "statistics for single examples.")
         return x
 
@@ -258,7 +258,7 @@ class BatchNorm(Layer):
         cache = self.saved_for_backward()
         if not input_grad:
             xhat = cache[1] if self._saved_training else cache[0]
-            check_shape(dout, xhat.shape, self.name, "dout")
+            check_shape(dout, xhat.shape, self, "dout")
             np.sum(dout, axis=0, out=self.grads["beta"])
             np.sum(dout * xhat, axis=0, out=self.grads["gamma"])
             return None
@@ -301,7 +301,7 @@ class LayerNorm(Layer):
 
     def check_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` as an array of shape (N, num_features) in the layer's dtype."""
-        return match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        return match_dtype(as_batch(x, self, self.num_features), self.dtype, self)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize each row of ``x`` (N, num_features)."""
