@@ -97,8 +97,11 @@ class Layer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         backward = cls.__dict__.get("backward")
-        if backward is not None and "input_grad" not in inspect.signature(backward).parameters:
-            cls.backward = _accept_input_grad(backward)  # type: ignore[method-assign]
+        if backward is not None:
+            params = inspect.signature(backward).parameters
+            if "input_grad" not in params and not any(
+                    p.kind is p.VAR_KEYWORD for p in params.values()):
+                cls.backward = _accept_input_grad(backward)  # type: ignore[method-assign]
 
     # -- the two passes ------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
