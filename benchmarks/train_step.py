@@ -12,11 +12,17 @@ code a user writes (``model.forward``, ``F.softmax_cross_entropy``, ``model.back
 Both start from the same weights, and the script first checks that one step of each gives
 the same parameters, so the two really compute the same thing.
 
-Timing: for each dtype, blocks of steps of the two implementations alternate (library,
-fused, library, fused, ...) so that load from other processes hits both alike. Printed:
-the median and the minimum time per step over the blocks, the median over the rounds of
-the ratio library / fused of blocks run back to back (robust to load that changes over
-time), and the ratio of the minima.
+Each comes in two variants: without dL/dX (the library's ``model.backward(dlogits,
+input_grad=False)``, as ``nnlib.fit`` takes a step) and with it (the plain
+``model.backward(dlogits)``; the fused step then also computes dL/dX, one more
+60x100x784 matrix product). Each library variant is compared with the fused variant that
+does the same work.
+
+Timing: for each dtype, blocks of steps of the four implementations alternate in rotating
+order so that load from other processes hits all alike. Printed: the median and the
+minimum time per step over the blocks, the median over the rounds of the ratio library /
+fused of blocks run back to back (robust to load that changes over time), and the ratio
+of the minima.
 
 Usage::
 
@@ -95,8 +101,9 @@ class Fused:
         self.dz = [e(n, d) for d in h]
         self.rows = np.arange(n)
         self.scale_var = MOMENTUM * n / (n - 1)
+        self.dX = e(n, SIZES[0])               # dL/dX, with input_grad=True only
 
-    def step(self, X: np.ndarray, y: np.ndarray) -> float:
+    def step(self, X: np.ndarray, y: np.ndarray, input_grad: bool = False) -> float:
         n = X.shape[0]
         a = X
         for i in range(3):
@@ -166,6 +173,8 @@ class Fused:
             np.matmul(dz.T, a_prev, out=self.dW[i])
             if i > 0:
                 np.matmul(dz, self.W[i], out=self.da[i - 1])
+            elif input_grad:
+                np.matmul(dz, self.W[0], out=self.dX)
         # SGD
         for p, g in ((self.W, self.dW), ([self.b], [self.db]), (self.gamma, self.dgamma),
                      (self.beta, self.dbeta)):
@@ -215,6 +224,12 @@ def check_same_network(dtype: type, X: np.ndarray, y: np.ndarray) -> float:
     pairs += [(bn.running_var, v) for bn, v in zip(bns, fused.rv, strict=True)]
     worst = max(nnlib.relative_error(a, b) for a, b in pairs)
     worst = max(worst, abs(l1 - l2) / abs(l1))
+    # dL/dX: the library's model.backward(dlogits) against the fused step's
+    third, _ = build_library(dtype)
+    fused_dx = Fused(third, dtype)
+    fused_dx.step(X, y, input_grad=True)
+    _, dlogits = F.softmax_cross_entropy(third.forward(X), y)
+    worst = max(worst, nnlib.relative_error(third.backward(dlogits), fused_dx.dX))
     tol = 1e-4 if dtype == np.float32 else 1e-10
     if not worst < tol:
         sys.exit(f"library and fused steps disagree ({dtype.__name__}): {worst:.2e}")
@@ -235,15 +250,18 @@ def bench(dtype: type, repeats: int, number: int) -> dict[str, list[float]]:
     model, opt = build_library(dtype)
     model2, opt2 = build_library(dtype)
     fused = Fused(model, dtype)
+    fused2 = Fused(model2, dtype)
     steps = {"library": lambda: library_step(model, opt, X, y),
              "fused": lambda: fused.step(X, y),
-             "library+dX": lambda: library_step_with_dx(model2, opt2, X, y)}
+             "library+dX": lambda: library_step_with_dx(model2, opt2, X, y),
+             "fused+dX": lambda: fused2.step(X, y, input_grad=True)}
     for fn in steps.values():  # warm up caches, the allocator and BLAS
         time_block(fn, number)
     times: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
     for r in range(repeats):
-        for name in names[r % 3:] + names[:r % 3]:  # rotate the order
+        k = r % len(names)
+        for name in names[k:] + names[:k]:  # rotate the order
             times[name].append(time_block(steps[name], number))
     return times
 
@@ -267,10 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         t = bench(dtype, args.repeats, args.number)
         med = {k: statistics.median(v) for k, v in t.items()}
         low = {k: min(v) for k, v in t.items()}
-        for name in ("fused", "library", "library+dX"):
-            paired = statistics.median(a / b for a, b in zip(t[name], t["fused"], strict=True))
-            ratio = "" if name == "fused" else \
-                f"{paired:13.3f} {low[name] / low['fused']:10.3f}"
+        for name in ("fused", "library", "fused+dX", "library+dX"):
+            ratio = ""
+            if name.startswith("library"):
+                base = name.replace("library", "fused")
+                paired = statistics.median(a / b for a, b in zip(t[name], t[base], strict=True))
+                ratio = f"{paired:13.3f} {low[name] / low[base]:10.3f}"
             print(f"{np.dtype(dtype).name:8} {name:11} {med[name] * 1e6:8.1f} "
                   f"{low[name] * 1e6:8.1f} {ratio}")
         print(f"{'':8} (library and fused agree after one step to {err:.1e})")
@@ -278,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
           "input_grad=False),\n  opt.step(), as nnlib.fit does; library+dX: the same with "
           "model.backward(dlogits),\n  which also computes dL/dX (one more 60x100x784 matrix "
           "product) that a training step\n  does not need; fused: straight-line numpy with "
-          "preallocated buffers.\nRatio paired: median over the rounds of library / fused "
-          "measured back to back;\nratio min: fastest library block / fastest fused block.")
+          "preallocated buffers; fused+dX: the same,\n  computing dL/dX too. Each library "
+          "row is compared with the fused row above it.\nRatio paired: median over the rounds "
+          "of library / fused measured back to back;\nratio min: fastest library block / "
+          "fastest fused block.")
     return 0
 
 

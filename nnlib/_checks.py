@@ -4,22 +4,35 @@ Every check raises an error that names *who* complained (a layer such as
 ``Dense(64 -> 100)`` or a kernel such as ``dense_forward``), the shape it
 expected and the shape it received, so that a learner never has to decode a
 numpy broadcasting traceback.
+
+*who* is a string, or an object with a ``name`` attribute (a layer passes itself), whose
+name is then only computed when an error is raised: the checks run on every forward and
+backward pass, and building a layer's name costs as much as a check.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+Who = Any
+"""A name (str), or an object whose ``name`` attribute is the name."""
 
-def as_batch(x: np.ndarray, who: str, features: int | None = None) -> np.ndarray:
+
+def _name(who: Who) -> str:
+    return who if isinstance(who, str) else str(who.name)
+
+
+def as_batch(x: np.ndarray, who: Who, features: int | None = None) -> np.ndarray:
     """Check that ``x`` is a 2-D batch of shape (N, features) and return it as an array.
 
     Parameters
     ----------
     x : array_like, shape (N, D)
         The batch, one example per row.
-    who : str
-        Name of the layer or kernel, used in error messages.
+    who : str or object with a ``name``
+        The layer or kernel, named in error messages.
     features : int, optional
         The expected number of columns D; not checked when None.
 
@@ -29,38 +42,41 @@ def as_batch(x: np.ndarray, who: str, features: int | None = None) -> np.ndarray
         ``x`` itself when it already is an array (no copy is made).
     """
     x = np.asarray(x)
+    if x.ndim == 2 and x.shape[0] and (features is None or x.shape[1] == features):
+        return x
     expected = f"(N, {features})" if features is not None else "(N, D)"
     if x.ndim != 2:
         hint = ""
         if x.ndim == 1:
             hint = " A single example must be a batch of one: use x.reshape(1, -1)."
         raise ValueError(
-            f"{who}: expected a 2-D batch of shape {expected} (rows are examples), "
+            f"{_name(who)}: expected a 2-D batch of shape {expected} (rows are examples), "
             f"got an array of shape {x.shape}.{hint}"
         )
     if features is not None and x.shape[1] != features:
         raise ValueError(
-            f"{who}: expected input of shape {expected} with {features} features, "
+            f"{_name(who)}: expected input of shape {expected} with {features} features, "
             f"got shape {x.shape}."
         )
-    if x.shape[0] == 0:
-        raise ValueError(f"{who}: expected a batch of shape {expected} with N >= 1, got {x.shape}.")
-    return x
+    raise ValueError(f"{_name(who)}: expected a batch of shape {expected} with N >= 1, "
+                     f"got {x.shape}.")
 
 
-def same_shape(a: np.ndarray, b: np.ndarray, who: str, a_name: str, b_name: str) -> None:
+def same_shape(a: np.ndarray, b: np.ndarray, who: Who, a_name: str, b_name: str) -> None:
     """Raise a ValueError unless ``a`` and ``b`` have the same shape."""
-    if np.shape(a) != np.shape(b):
+    if (a.shape if isinstance(a, np.ndarray) else np.shape(a)) != \
+            (b.shape if isinstance(b, np.ndarray) else np.shape(b)):
         raise ValueError(
-            f"{who}: {b_name} must have the shape of {a_name}, {np.shape(a)}, "
+            f"{_name(who)}: {b_name} must have the shape of {a_name}, {np.shape(a)}, "
             f"got shape {np.shape(b)}."
         )
 
 
-def check_shape(a: np.ndarray, shape: tuple[int, ...], who: str, name: str) -> None:
+def check_shape(a: np.ndarray, shape: tuple[int, ...], who: Who, name: str) -> None:
     """Raise a ValueError unless ``a`` has exactly ``shape``."""
-    if np.shape(a) != tuple(shape):
-        raise ValueError(f"{who}: {name} must have shape {tuple(shape)}, got shape {np.shape(a)}.")
+    if (a.shape if isinstance(a, np.ndarray) else np.shape(a)) != tuple(shape):
+        raise ValueError(f"{_name(who)}: {name} must have shape {tuple(shape)}, "
+                         f"got shape {np.shape(a)}.")
 
 
 def float_dtype(dtype: object, who: str) -> np.dtype:
@@ -71,7 +87,7 @@ def float_dtype(dtype: object, who: str) -> np.dtype:
     return dt
 
 
-def match_dtype(x: np.ndarray, dtype: np.dtype, who: str) -> np.ndarray:
+def match_dtype(x: np.ndarray, dtype: np.dtype, who: Who) -> np.ndarray:
     """Return ``x`` in the layer's ``dtype`` without silently changing a float dtype.
 
     Integer and boolean inputs are converted to ``dtype``; a floating input of
@@ -82,8 +98,8 @@ def match_dtype(x: np.ndarray, dtype: np.dtype, who: str) -> np.ndarray:
         return x
     if np.issubdtype(x.dtype, np.floating):
         raise TypeError(
-            f"{who}: holds {dtype} parameters but received {x.dtype} input; convert the input "
-            f"with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}."
+            f"{_name(who)}: holds {dtype} parameters but received {x.dtype} input; convert "
+            f"the input with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}."
         )
     return x.astype(dtype)
 
@@ -96,7 +112,7 @@ def class_labels(y: np.ndarray, n: int, classes: int, who: str) -> np.ndarray:
             f"{who}: expected integer labels of shape ({n},), one per row of the batch, "
             f"got shape {y.shape}."
         )
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":  # np.issubdtype(y.dtype, np.integer), without its overhead
         if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
             y = y.astype(np.intp)
         else:
@@ -107,3 +123,32 @@ def class_labels(y: np.ndarray, n: int, classes: int, who: str) -> np.ndarray:
             f"got values from {y.min()} to {y.max()}."
         )
     return y
+
+
+MIN_STATISTICS_BATCH = 2
+"""The smallest batch whose statistics over the batch axis have a variance."""
+
+
+def check_statistics_batch(x: np.ndarray, who: Who, hint: str) -> None:
+    """Refuse a batch too small to normalize with its own statistics (batch norm training).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+    who : str or object with a ``name``
+        The layer or kernel, named in the message.
+    hint : str
+        What to do instead, appended to the message (e.g. switch to the running statistics).
+    """
+    if x.shape[0] < MIN_STATISTICS_BATCH:
+        raise ValueError(
+            f"{_name(who)}: training mode needs more than one example per batch to compute a "
+            f"variance, got shape {x.shape}. {hint}"
+        )
+
+
+def check_drop_probability(p: float, who: str) -> float:
+    """Return the dropout probability ``p`` as a float, or raise a ValueError unless 0 <= p < 1."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{who}: the drop probability p must be in [0, 1), got {p}.")
+    return float(p)

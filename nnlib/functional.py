@@ -19,7 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib._checks import as_batch, check_shape, class_labels, same_shape
+from nnlib._checks import (
+    MIN_STATISTICS_BATCH,
+    as_batch,
+    check_drop_probability,
+    check_shape,
+    check_statistics_batch,
+    class_labels,
+    same_shape,
+)
 
 __all__ = [
     "dense_forward",
@@ -52,14 +60,17 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- dense
-def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
+def dense_forward(
+    x: np.ndarray, W: np.ndarray, b: np.ndarray | None
+) -> tuple[np.ndarray, tuple]:
     """Affine map of a batch: ``z = x @ W.T + b``.
 
     Parameters
     ----------
     x : ndarray, shape (N, in)
     W : ndarray, shape (out, in)
-    b : ndarray, shape (out,)
+    b : ndarray, shape (out,), or None
+        None for a layer without bias (``z = x @ W.T``).
 
     Returns
     -------
@@ -71,9 +82,10 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     if W.ndim != 2:
         raise ValueError(f"dense_forward: W must have shape (out, in), got shape {W.shape}.")
     x = as_batch(x, "dense_forward", W.shape[1])
-    check_shape(b, (W.shape[0],), "dense_forward", "b")
     z = x @ W.T
-    z += b
+    if b is not None:
+        check_shape(b, (W.shape[0],), "dense_forward", "b")
+        z += b
     return z, (x, W)
 
 
@@ -246,7 +258,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     total = dlogits.sum(axis=1, keepdims=True)  # >= 1: the largest term is exp(0)
     rows = np.arange(n)
     # -log softmax(logits)[i, y_i] = log(total_i) - shifted[i, y_i]
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    loss = float(np.add.reduce(np.log(total[:, 0]) - shifted[rows, y]) / n)  # np.mean
     dlogits /= total
     dlogits[rows, y] -= 1.0
     dlogits /= n
@@ -340,11 +352,8 @@ def batchnorm_forward(
     d = x.shape[1]
     check_shape(gamma, (d,), "batchnorm_forward", "gamma")
     check_shape(beta, (d,), "batchnorm_forward", "beta")
-    if x.shape[0] < 2:
-        raise ValueError(
-            f"batchnorm_forward: training mode needs more than one example per feature, "
-            f"got a batch of shape {x.shape}; use the running statistics for single examples."
-        )
+    check_statistics_batch(x, "batchnorm_forward", "Use the running statistics "
+                           "(batchnorm_inference_forward) for single examples.")
     n = x.shape[0]
     mu = np.add.reduce(x, axis=0)  # x.mean(axis=0) and out.mean(axis=0) below, bit for bit,
     mu /= n                        # without np.mean's Python-level overhead
@@ -510,7 +519,7 @@ def batchnorm_running_update(
     momentum : float
         In [0, 1].
     """
-    if n < 2:
+    if n < MIN_STATISTICS_BATCH:
         raise ValueError(f"batchnorm_running_update: needs a batch of n > 1 examples, got n={n}.")
     keep = 1.0 - momentum
     running_mean *= keep
@@ -596,8 +605,7 @@ def dropout_forward(
     cache : ndarray or None
         The scaled mask ``mask / (1 - p)`` in the dtype of ``x``; None in inference.
     """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout_forward: the drop probability p must be in [0, 1), got {p}.")
+    check_drop_probability(p, "dropout_forward")
     x = np.asarray(x)
     if not training or p == 0.0:
         return x.copy(), None

@@ -135,11 +135,6 @@ def numerical_gradient(
     return grad.astype(x.dtype, copy=False)
 
 
-def _layers_of(module: Layer) -> list[Layer]:
-    inner = getattr(module, "layers", None)
-    return [module] if inner is None else [sub for layer in inner for sub in _layers_of(layer)]
-
-
 def gradcheck(
     module: Layer,
     x: np.ndarray,
@@ -157,8 +152,8 @@ def gradcheck(
     Parameters
     ----------
     module : Layer or Sequential
-        Checked in its current mode; its parameters should be float64.
-    x : ndarray, shape (N, D), float64
+        Checked in its current mode; its parameters must be float64.
+    x : ndarray, shape (N, D), float64 (integers are converted)
     rng : numpy.random.Generator, optional
         Draws ``dout``; defaults to ``np.random.default_rng(0)``.
     h : float
@@ -173,9 +168,30 @@ def gradcheck(
         (names as in ``module.parameters()``). Below 1e-7 means the backward pass is right.
         Errors are relative to ``max(||analytic|| + ||numerical||, floor)``, where ``floor`` is
         1e7 times the rounding noise of the finite differences.
+
+    Raises
+    ------
+    TypeError
+        When ``x`` or a parameter or buffer of ``module`` is float32 (or any float other
+        than float64). In float32 the finite differences are dominated by rounding: a
+        correct backward pass shows errors far above 1e-7, so such a check would be
+        meaningless. Check a float64 copy of the layer instead (same constructor with
+        ``dtype=np.float64``, ``x.astype(np.float64)``); float32 itself is tested by
+        comparing with that float64 copy.
     """
-    x = np.array(x, dtype=np.float64 if x.dtype != np.float32 else np.float32, copy=True)
-    layers = _layers_of(module)
+    x = np.asarray(x)
+    layers = module.leaves()
+    low = [(f"x ({x.dtype})", x.dtype)] if x.dtype.kind == "f" else []
+    low += [(f"{type(layer).__name__} {key} ({a.dtype})", a.dtype)
+            for layer in layers for key, a in layer.named_arrays()]
+    low = [what for what, dtype in low if dtype != np.float64]
+    if low:
+        raise TypeError(
+            f"gradcheck: needs float64, got {', '.join(low)}. In lower precision the finite "
+            "differences are dominated by rounding and the errors mean nothing; check a "
+            "float64 copy (build the layer with dtype=np.float64 and pass "
+            "x.astype(np.float64)).")
+    x = np.array(x, dtype=np.float64, copy=True)
     saved_buffers = [{k: v.copy() for k, v in layer.buffers.items()} for layer in layers]
     saved_rngs = [(layer.rng, layer.rng.bit_generator.state) for layer in layers
                   if isinstance(getattr(layer, "rng", None), np.random.Generator)]

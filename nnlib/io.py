@@ -11,7 +11,8 @@ File layout (format version 1), readable with any HDF5 tool::
     /model/layers/1/buffers/running_mean, ...    BatchNorm's running statistics
 
 Every layer is stored with its class name, the JSON of :meth:`nnlib.Layer.config` (the
-constructor arguments), its mode, its parameters and its buffers. A single layer is
+constructor arguments), its mode, its parameters and its buffers, and rebuilt with
+:meth:`nnlib.Layer.from_config`; a Sequential's layers are stored as its children. A single layer is
 stored the same way as ``/model`` without ``layers``. Gradients, optimizer state and
 Dropout's random generator are not stored.
 """
@@ -38,10 +39,7 @@ FORMAT_NAME = "nnlib-model"
 FORMAT_VERSION = 1
 
 _BUILTIN: dict[str, type[Layer]] = {
-    cls.__name__: cls
-    for cls in (Sequential, _layers.Dense, _layers.BatchNorm, _layers.LayerNorm, _layers.ReLU,
-                _layers.LeakyReLU, _layers.Sigmoid, _layers.Tanh, _layers.Dropout)
-}
+    "Sequential": Sequential, **{name: getattr(_layers, name) for name in _layers.__all__}}
 
 
 class ModelFileError(ValueError):
@@ -57,7 +55,7 @@ def _write(group: h5py.Group, layer: Layer) -> None:
         sub = group.create_group(kind)
         for key, value in arrays.items():
             sub.create_dataset(key, data=np.asarray(value))
-    if isinstance(layer, Sequential):
+    if isinstance(layer, Sequential):  # a container: its layers are saved as children
         inner = group.create_group("layers")
         inner.attrs["count"] = len(layer.layers)
         for i, child in enumerate(layer.layers):
@@ -75,7 +73,8 @@ def save(model: Layer, path: str | os.PathLike) -> None:
     ----------
     model : Layer or Sequential
         Any built-in nnlib layer, or a custom one whose ``config()`` returns its
-        constructor arguments (then pass its class to :func:`load`).
+        constructor arguments (the base class derives it from the constructor's
+        signature; pass the class to :func:`load`).
     path : str or path-like
         Where to write, conventionally ending in ``.h5``.
 
@@ -111,32 +110,20 @@ def _build(group: h5py.Group, path: Path, rng: np.random.Generator | None,
         raise ModelFileError(
             f"load: {path} contains a layer of class {name!r} at {where}, which nnlib does not "
             f"know; pass it as load(path, custom_layers={{{name!r}: {name}}}).")
-    if cls is Sequential:
+    if issubclass(cls, Sequential):
         inner = group["layers"]
         count = int(inner.attrs["count"])
         if sorted(inner.keys()) != sorted(str(i) for i in range(count)):
             raise ModelFileError(f"load: {path} is damaged: the Sequential at {where} should "
                                  f"hold {count} layers, found {sorted(inner.keys())}.")
-        children = [_build(inner[str(i)], path, rng, classes, f"{where}.{i}")
-                    for i in range(count)]
-        layer: Layer = Sequential(children)
-    elif cls is _layers.Dense:
-        init = config.pop("init", "xavier")
-        dtype = np.dtype(config.get("dtype", "float64"))
-        layer = _layers.Dense(init=lambda o, i, _rng, dt: np.zeros((o, i), dtype=dt),
-                              rng=np.random.default_rng(0), **config)
-        layer.init = init  # the weights come from the file; keep the recorded name
-        if layer.dtype != dtype:  # pragma: no cover - config always names the dtype
-            raise ModelFileError(f"load: {path}: inconsistent dtype at {where}.")
-    elif cls is _layers.Dropout:
-        if rng is None:
-            raise TypeError(
-                f"load: {path} contains a Dropout layer (at {where}); pass "
-                "rng=np.random.default_rng(seed) to draw its masks. nnlib never uses "
-                "numpy's global random state.")
-        layer = _layers.Dropout(rng=rng, **config)
+        layer: Layer = cls([_build(inner[str(i)], path, rng, classes, f"{where}.{i}")
+                            for i in range(count)])
     else:
-        layer = cls(**config)
+        try:
+            layer = cls.from_config(config, rng=rng)
+        except TypeError as e:
+            raise TypeError(f"load: {path}: cannot rebuild the {name} layer at {where}: "
+                            f"{e}") from e
     for kind, arrays in (("params", layer.params), ("buffers", layer.buffers)):
         stored = group[kind]
         if set(stored.keys()) != set(arrays):
@@ -172,7 +159,9 @@ def load(
         Required when the model contains Dropout layers (their generator is not saved):
         all of them draw their masks from this one generator.
     custom_layers : mapping of str to Layer subclass, optional
-        Classes of custom layers by name; they are rebuilt as ``cls(**config)``.
+        Classes of custom layers by name; every layer is rebuilt with
+        ``cls.from_config(config, rng=rng)``, which is ``cls(**config)`` unless the class
+        overrides it.
 
     Returns
     -------

@@ -1,7 +1,9 @@
 """Layers: the kernels of :mod:`nnlib.functional` with their parameters and mode attached.
 
 Every layer follows the same contract (see :class:`nnlib.module.Layer`): ``forward(x)``
-caches what ``backward(dout)`` needs; ``backward`` writes ``grads`` and returns dL/dx.
+saves what ``backward(dout, *, input_grad=True)`` needs; ``backward`` writes ``grads`` and
+returns dL/dx (None with ``input_grad=False``). Every constructor argument is stored under
+its own name, so ``config()`` and ``repr`` come from the base class.
 Shapes: a batch is (N, D) with one example per row.
 """
 
@@ -13,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from nnlib import functional as F
-from nnlib._checks import as_batch, check_shape, float_dtype, match_dtype
+from nnlib._checks import (
+    MIN_STATISTICS_BATCH,
+    as_batch,
+    check_drop_probability,
+    check_shape,
+    check_statistics_batch,
+    float_dtype,
+    match_dtype,
+)
 from nnlib.init import get_initializer
 from nnlib.module import Layer
 
@@ -94,43 +104,47 @@ class Dense(Layer):
             layer.params["b"][...] = b
         return layer
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *,
+                    rng: np.random.Generator | None = None) -> Dense:
+        """Build a layer of zeros from :meth:`config`, to be filled with saved weights.
+
+        No random numbers are drawn (``rng`` is ignored), and ``init`` keeps the recorded
+        name, which may be ``"from_arrays"`` or the name of a custom initializer.
+        """
+        config = dict(config)
+        init = config.pop("init", "xavier")
+        layer = cls(init=_zeros, rng=np.random.default_rng(0), **config)
+        layer.init = init
+        return layer
+
     @property
     def name(self) -> str:
         """Short name used in error messages, e.g. ``Dense(64 -> 100)``."""
         return f"Dense({self.in_features} -> {self.out_features})"
 
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as an array of shape (N, in_features) in the layer's dtype (integers converted)."""
+        return match_dtype(as_batch(x, self, self.in_features), self.dtype, self)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Return ``x @ W.T + b`` for ``x`` of shape (N, in_features); shape (N, out_features)."""
-        x = match_dtype(as_batch(x, self.name, self.in_features), self.dtype, self.name)
-        W = self.params["W"]
-        z = x @ W.T
-        if self.bias:
-            z += self.params["b"]
-        self._cache = x
+        z, cache = F.dense_forward(self.check_input(x), self.params["W"], self.params.get("b"))
+        self.save_for_backward(cache)
         return z
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Store dW (out, in) and db (out,), return dx of shape (N, in_features)."""
-        self._backward_params(dout)
-        return dout @ self.params["W"]
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Store dW (out, in) and db (out,), return dx of shape (N, in_features).
 
-    def _backward_params(self, dout: np.ndarray) -> None:
-        """Store dW and db only: the backward pass of a first layer, whose dx nobody needs."""
-        x = self._take_cache()
-        check_shape(dout, (x.shape[0], self.out_features), self.name, "dout")
+        With ``input_grad=False`` dx (``dout @ W``, as costly as the forward pass) is not
+        computed and None is returned.
+        """
+        x, W = self.saved_for_backward()
+        check_shape(dout, (x.shape[0], self.out_features), self, "dout")
         np.matmul(dout.T, x, out=self.grads["W"])
         if self.bias:
             np.sum(dout, axis=0, out=self.grads["b"])
-
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (without the weights)."""
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "init": self.init, "dtype": self.dtype.name, "bias": self.bias}
-
-    def __repr__(self) -> str:
-        extra = "" if self.bias else ", bias=False"
-        return f"Dense({self.in_features}, {self.out_features}, init={self.init!r}{extra}, " \
-               f"dtype={self.dtype.name})"
+        return dout @ W if input_grad else None
 
 
 class BatchNorm(Layer):
@@ -159,6 +173,8 @@ class BatchNorm(Layer):
     running_mean, running_var : ndarray, shape (num_features,)
         Start at 0 and 1; kept in ``buffers`` and saved with the model.
     """
+
+    min_training_batch = MIN_STATISTICS_BATCH
 
     def __init__(
         self,
@@ -190,7 +206,7 @@ class BatchNorm(Layer):
         self.grads["beta"] = np.zeros(d, dtype=self.dtype)
         self.buffers["running_mean"] = np.zeros(d, dtype=self.dtype)
         self.buffers["running_var"] = np.ones(d, dtype=self.dtype)
-        self._cache_mode: str | None = None
+        self._saved_training = True  # the mode of the forward pass whose cache is saved
 
     @property
     def running_mean(self) -> np.ndarray:
@@ -207,36 +223,46 @@ class BatchNorm(Layer):
         """Short name used in error messages, e.g. ``BatchNorm(100)``."""
         return f"BatchNorm({self.num_features})"
 
-    def _check_training_batch(self, x: np.ndarray) -> None:
-        """Refuse a training batch of one example: it has no variance to normalize with."""
-        if x.shape[0] < 2:
-            raise ValueError(
-                f"{self.name}: training mode needs more than one example per batch to compute "
-                f"a variance, got shape {x.shape}. Call model.eval() to use the running "
-                "statistics for single examples."
-            )
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as an array of shape (N, num_features) in the layer's dtype.
+
+        In training mode a batch of one example is refused: it has no variance to
+        normalize with.
+        """
+        x = match_dtype(as_batch(x, self, self.num_features), self.dtype, self)
+        if self.training:
+            check_statistics_batch(x, self, "Call model.eval() to use the running "
+                                   "statistics for single examples.")
+        return x
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize ``x`` of shape (N, num_features); shape (N, num_features)."""
-        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        x = self.check_input(x)
         gamma, beta = self.params["gamma"], self.params["beta"]
-        if not self.training:
-            out, self._cache = F.batchnorm_inference_forward(
+        if self.training:
+            out, cache = F.batchnorm_forward(x, gamma, beta, self.eps)
+            F.batchnorm_running_update(self.running_mean, self.running_var, cache[2], cache[3],
+                                       x.shape[0], self.momentum)
+        else:
+            out, cache = F.batchnorm_inference_forward(
                 x, gamma, beta, self.running_mean, self.running_var, self.eps)
-            self._cache_mode = "eval"
-            return out
-        self._check_training_batch(x)
-        out, cache = F.batchnorm_forward(x, gamma, beta, self.eps)
-        mu, var = cache[2], cache[3]
-        F.batchnorm_running_update(self.running_mean, self.running_var, mu, var,
-                                   x.shape[0], self.momentum)
-        self._cache, self._cache_mode = cache, "train"
+        self.save_for_backward(cache)
+        self._saved_training = self.training
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Store dgamma and dbeta (num_features,), return dx (N, num_features)."""
-        cache = self._take_cache()
-        if self._cache_mode == "eval":
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Store dgamma and dbeta (num_features,), return dx (N, num_features).
+
+        With ``input_grad=False`` only dgamma and dbeta are computed and None is returned.
+        """
+        cache = self.saved_for_backward()
+        if not input_grad:
+            xhat = cache[1] if self._saved_training else cache[0]
+            check_shape(dout, xhat.shape, self, "dout")
+            np.sum(dout, axis=0, out=self.grads["beta"])
+            np.sum(dout * xhat, axis=0, out=self.grads["gamma"])
+            return None
+        if not self._saved_training:
             dx, dgamma, dbeta = F.batchnorm_inference_backward(dout, cache)
         elif self.backward_mode == "fast":
             dx, dgamma, dbeta = F.batchnorm_backward_fast(dout, cache)
@@ -245,11 +271,6 @@ class BatchNorm(Layer):
         self.grads["gamma"][...] = dgamma
         self.grads["beta"][...] = dbeta
         return dx
-
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (without the arrays)."""
-        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
-                "dtype": self.dtype.name, "backward_mode": self.backward_mode}
 
 
 class LayerNorm(Layer):
@@ -278,23 +299,23 @@ class LayerNorm(Layer):
         """Short name used in error messages."""
         return f"LayerNorm({self.num_features})"
 
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as an array of shape (N, num_features) in the layer's dtype."""
+        return match_dtype(as_batch(x, self, self.num_features), self.dtype, self)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize each row of ``x`` (N, num_features)."""
-        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
-        out, self._cache = F.layernorm_forward(x, self.params["gamma"], self.params["beta"],
-                                               self.eps)
+        out, cache = F.layernorm_forward(self.check_input(x), self.params["gamma"],
+                                         self.params["beta"], self.eps)
+        self.save_for_backward(cache)
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Store dgamma and dbeta, return dx (N, num_features)."""
-        dx, dgamma, dbeta = F.layernorm_backward(dout, self._take_cache())
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Store dgamma and dbeta, return dx (N, num_features), or None without input_grad."""
+        dx, dgamma, dbeta = F.layernorm_backward(dout, self.saved_for_backward())
         self.grads["gamma"][...] = dgamma
         self.grads["beta"][...] = dbeta
-        return dx
-
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (without the arrays)."""
-        return {"num_features": self.num_features, "eps": self.eps, "dtype": self.dtype.name}
+        return dx if input_grad else None
 
 
 class _Activation(Layer):
@@ -305,16 +326,19 @@ class _Activation(Layer):
 
     @property
     def name(self) -> str:
+        """Short name used in error messages, e.g. ``ReLU()``."""
         return f"{type(self).__name__}()"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Apply the nonlinearity elementwise; output has the shape of ``x``."""
-        out, self._cache = self._forward(np.asarray(x))
+        out, cache = self._forward(self.check_input(x))
+        self.save_for_backward(cache)
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Return dL/dx, same shape as ``dout``."""
-        return self._backward(dout, self._take_cache())
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Return dL/dx, same shape as ``dout`` (None with ``input_grad=False``)."""
+        cache = self.saved_for_backward()
+        return self._backward(dout, cache) if input_grad else None
 
 
 class ReLU(_Activation):
@@ -351,18 +375,10 @@ class LeakyReLU(_Activation):
         super().__init__()
         self.alpha = float(alpha)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Apply leaky ReLU elementwise."""
-        out, self._cache = F.leaky_relu_forward(np.asarray(x), self.alpha)
-        return out
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
+        return F.leaky_relu_forward(x, self.alpha)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Return dL/dx."""
-        return F.leaky_relu_backward(dout, self._take_cache())
-
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments."""
-        return {"alpha": self.alpha}
+    _backward = staticmethod(F.leaky_relu_backward)
 
 
 class Dropout(Layer):
@@ -382,12 +398,10 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: the drop probability p must be in [0, 1), got {p}.")
+        self.p = check_drop_probability(p, "Dropout")
         if not isinstance(rng, np.random.Generator):
             raise TypeError("Dropout: pass rng=np.random.default_rng(seed); nnlib never uses "
                             "numpy's global random state.")
-        self.p = float(p)
         self.rng = rng
 
     @property
@@ -397,14 +411,16 @@ class Dropout(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Drop and rescale in training; identity in inference. Same shape as ``x``."""
-        out, mask = F.dropout_forward(x, self.p, self.rng, self.training)
-        self._cache = ("mask", mask)
+        out, mask = F.dropout_forward(self.check_input(x), self.p, self.rng, self.training)
+        self.save_for_backward(("mask", mask))  # the mask is None in inference mode
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Return dL/dx = dout * mask / (1 - p)."""
-        return F.dropout_backward(dout, self._take_cache()[1])
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Return dL/dx = dout * mask / (1 - p) (None with ``input_grad=False``)."""
+        mask = self.saved_for_backward()[1]
+        return F.dropout_backward(dout, mask) if input_grad else None
 
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (the generator is not saved)."""
-        return {"p": self.p}
+
+def _zeros(fan_out: int, fan_in: int, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
+    """An initializer that draws nothing: weights that are about to be overwritten."""
+    return np.zeros((fan_out, fan_in), dtype=dtype)

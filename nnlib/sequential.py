@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -46,46 +47,30 @@ class Sequential(Layer):
                 raise type(e)(f"Sequential layer {i}: {e}") from e
         return x
 
-    def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """Backpropagate dL/d(output) through every layer in reverse; returns dL/dx.
 
         Parameters
         ----------
         dout : ndarray, shape (N, out_features)
             Gradient of the loss with respect to the model's output.
-        input_grad : bool
-            With ``False``, only the parameter gradients are computed: the first layer
-            skips dL/dx (for a first Dense layer, a matrix product as large as its forward
-            pass), and None is returned. A training step needs no dL/dx; :func:`nnlib.fit`
-            uses this.
+        input_grad : bool, keyword only
+            Passed to the first layer: with ``False`` only the parameter gradients are
+            computed (for a first Dense layer, dL/dx is a matrix product as large as its
+            forward pass) and None is returned. A training step needs no dL/dx;
+            :func:`nnlib.fit` uses this.
 
         Returns
         -------
         ndarray of shape (N, in_features), or None when ``input_grad`` is False.
         """
         layers = self.layers
-        stop = 0 if input_grad else 1
-        for i in range(len(layers) - 1, stop - 1, -1):
+        for i in range(len(layers) - 1, -1, -1):
             try:
-                dout = layers[i].backward(dout)
+                dout = layers[i].backward(dout, input_grad=input_grad or i > 0)
             except (ValueError, TypeError, RuntimeError) as e:
                 raise type(e)(f"Sequential layer {i}: {e}") from e
-        if input_grad or not layers:
-            return dout
-        first = layers[0]
-        try:
-            params_only = getattr(first, "_backward_params", None)
-            if params_only is not None:
-                params_only(dout)
-            else:
-                first.backward(dout)
-        except (ValueError, TypeError, RuntimeError) as e:
-            raise type(e)(f"Sequential layer 0: {e}") from e
-        return None
-
-    def _backward_params(self, dout: np.ndarray) -> None:
-        """Parameter gradients only (used when this model is the first layer of another)."""
-        self.backward(dout, input_grad=False)
+        return dout if input_grad else None
 
     def train(self, mode: bool = True) -> Sequential:
         """Put the model and every layer in training mode (``mode=False``: inference)."""
@@ -101,9 +86,9 @@ class Sequential(Layer):
             out.extend(layer.parameters(prefix=f"{prefix}{i}."))
         return out
 
-    def num_parameters(self) -> int:
-        """Total number of trainable scalars."""
-        return sum(p.value.size for p in self.parameters())
+    def leaves(self) -> list[Layer]:
+        """Every layer that computes, in order, nested Sequentials flattened."""
+        return [leaf for layer in self.layers for leaf in layer.leaves()]
 
     def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
@@ -114,6 +99,11 @@ class Sequential(Layer):
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
 
+    def config(self) -> dict[str, Any]:
+        """Empty: the layers are saved one by one, as the children of the model."""
+        return {}
+
     def __repr__(self) -> str:
-        inner = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        inner = "".join(f"\n  ({i}) " + repr(layer).replace("\n", "\n  ")
+                        for i, layer in enumerate(self.layers))
         return f"Sequential({inner}\n)"

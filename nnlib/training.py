@@ -34,7 +34,6 @@ from nnlib import functional as F
 from nnlib._runtime import progress_bar, single_threaded_blas
 from nnlib.module import Layer
 from nnlib.optim import Optimizer
-from nnlib.sequential import Sequential
 
 __all__ = ["History", "fit", "evaluate", "predict", "LOSSES"]
 
@@ -106,11 +105,6 @@ def _resolve_loss(loss: str | LossFn, who: str) -> tuple[LossFn, str]:
             f"{who}: unknown loss {loss!r}; use one of {sorted(LOSSES)} or a callable "
             "loss(pred, y) -> (loss, dpred)."
         ) from None
-
-
-def _all_layers(model: Layer) -> list[Layer]:
-    inner = getattr(model, "layers", None)
-    return [model] if inner is None else [sub for layer in inner for sub in _all_layers(layer)]
 
 
 def _check_model(model: object, who: str) -> Layer:
@@ -195,7 +189,7 @@ def _accuracy(pred: np.ndarray, y: np.ndarray, kind: str) -> float | None:
 
 def _output_shape(model: Layer, X: np.ndarray, who: str) -> tuple[int, ...]:
     """Shape of the model's output for one row (in inference mode, so nothing changes)."""
-    first = _all_layers(model)[0]
+    first = model.leaves()[0]
     d = getattr(first, "in_features", getattr(first, "num_features", None))
     if isinstance(d, int) and X.shape[1] != d:
         name = getattr(first, "name", type(first).__name__)
@@ -208,7 +202,7 @@ class _Mode:
     """Context manager: put every layer in ``training`` mode, then restore each one's mode."""
 
     def __init__(self, model: Layer, training: bool) -> None:
-        self.layers = [model, *_all_layers(model)]
+        self.layers = [model, *model.leaves()]
         self.training = training
         self.saved: list[bool] = []
 
@@ -306,9 +300,9 @@ def fit(
 
     Every epoch visits each row once in a fresh random order drawn from ``rng``
     (mini-batches without replacement). The last mini-batch may be smaller than
-    ``batch_size``; when it would hold a single example and the model contains a
-    BatchNorm layer (which cannot normalize one example), that example is skipped for this
-    epoch; the next epoch's shuffle gives it another chance.
+    ``batch_size``; when it would be smaller than a layer's ``min_training_batch`` (a
+    BatchNorm layer cannot normalize a single example), those examples are skipped for
+    this epoch; the next epoch's shuffle gives them another chance.
 
     Parameters
     ----------
@@ -384,11 +378,10 @@ def fit(
         Xv = _check_X(validation_data[0], who, "X_val")
         yv = _check_targets(validation_data[1], Xv.shape[0], kind, out_shape, who, "y_val")
 
-    sequential = isinstance(model, Sequential)
-    has_bn = any(type(layer).__name__ == "BatchNorm" for layer in _all_layers(model))
+    smallest = max(layer.min_training_batch for layer in model.leaves())
     starts = list(range(0, n, batch_size))
-    if has_bn and len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()  # a BatchNorm layer cannot train on a batch of one example
+    if len(starts) > 1 and n - starts[-1] < smallest:
+        starts.pop()  # e.g. a BatchNorm layer cannot train on a batch of one example
     history = History()
     lr = getattr(optimizer, "lr", None)
 
@@ -422,10 +415,7 @@ def fit(
                     acc = _accuracy(pred, yb, kind)
                     if acc is not None:
                         correct += acc * m
-                    if sequential:
-                        model.backward(dpred, input_grad=False)  # dL/dX is not needed
-                    else:
-                        model.backward(dpred)
+                    model.backward(dpred, input_grad=False)  # dL/dX is not needed
                     optimizer.step()
                     history.steps += 1
                     history.step_loss.append(value)

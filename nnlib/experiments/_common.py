@@ -197,11 +197,6 @@ def frozen_buffers(model: Layer) -> Iterator[None]:
                 layer.buffers[k][...] = v
 
 
-def is_finite_loss(loss: float) -> bool:
-    """True when ``loss`` is a finite number."""
-    return bool(np.isfinite(loss))
-
-
 # ---------------------------------------------------------------------------------------------
 # Result files (HDF5)
 # ---------------------------------------------------------------------------------------------

@@ -35,12 +35,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from nnlib._files import atomic_path, write_text
 from nnlib.grading.impl import find_root
 from nnlib.grading.plugin import DEFAULT_TIMEOUT
 
@@ -264,20 +264,13 @@ def build_autograder(out: str | os.PathLike[str], timeout: float = DEFAULT_TIMEO
         "pyproject.toml": PYPROJECT.format(version=version),
     }
     entries = _entries(root)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, text in texts.items():
-                executable = name in ("setup.sh", "run_autograder")
-                _add(z, name, text.encode(), 0o755 if executable else 0o644)
-            for name, path in entries:
-                _add(z, name, path.read_bytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out, "autograder", mode=0o644) as tmp, \
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in texts.items():
+            executable = name in ("setup.sh", "run_autograder")
+            _add(z, name, text.encode(), 0o755 if executable else 0o644)
+        for name, path in entries:
+            _add(z, name, path.read_bytes())
     return list(texts) + [name for name, _ in entries]
 
 
@@ -293,16 +286,7 @@ def _failure(reason: str) -> dict[str, Any]:
 def _write(doc: dict[str, Any], path: Path) -> None:
     """Write ``doc`` to ``path`` atomically (a reader sees the old file or the new one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps(doc, indent=2) + "\n", "autograder", mode=0o644)
 
 
 def run(root: str | os.PathLike[str] = "/autograder", timeout: float = DEFAULT_TIMEOUT,

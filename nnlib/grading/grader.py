@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnlib._files import write_text
 from nnlib.grading import isolation
 from nnlib.grading import sandbox as sandboxing
-from nnlib.grading.impl import ImplementationError, find_root, impl_dir
+from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root, impl_dir
 from nnlib.grading.plugin import DEFAULT_TIMEOUT
 from nnlib.grading.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.topics import TOPICS
@@ -49,7 +50,7 @@ BUDGET_PER_TIMEOUT = 30
 """A submission's overall time limit is this many per-test timeouts (at least a minute)."""
 
 
-class SandboxRequired(ImplementationError):
+class SandboxRequired(GradingSetupError):
     """``sandbox="require"`` (``--require-sandbox``) and the sandbox cannot start here."""
 
 
@@ -128,7 +129,7 @@ def test_files(root: Path, hidden: bool, topics: Iterable[str] | None = None) ->
     folders = [root / "tests" / "public"]
     if hidden:
         if not (root / "tests" / "hidden").is_dir():
-            raise ImplementationError("the hidden tests are not part of this copy of the course "
+            raise GradingSetupError("the hidden tests are not part of this copy of the course "
                                       "(tests/hidden is missing); grade without --hidden")
         folders.append(root / "tests" / "hidden")
     files = [f / f"test_{t}.py" for f in folders for t in topics]
@@ -150,10 +151,10 @@ def _sandbox(mode: str, unisolated: bool = False) -> sandboxing.Sandbox:
     except isolation.SandboxUnavailable as e:
         raise SandboxRequired(str(e)) from None
     except ValueError as e:
-        raise ImplementationError(str(e)) from None
+        raise GradingSetupError(str(e)) from None
     if box.kind == "none" and not unisolated:
         raise SandboxRequired(UNISOLATED_REFUSED.format(reason=box.reason))
-    if box.kind == "none":
+    if box.kind == "none" and os.geteuid() != 0:
         # the worker will run as our user: keep it from our pipes and memory (/proc/PID/fd)
         from nnlib.grading.judge.process import harden_judge
 
@@ -487,43 +488,28 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
 
 
 def check_output_path(path: str | os.PathLike[str], what: str = "output file") -> Path:
-    """Fail with a clear :class:`ImplementationError` unless ``path`` can be (re)written."""
+    """Fail with a clear :class:`GradingSetupError` unless ``path`` can be (re)written."""
     p = Path(path)
     if p.is_dir():
-        raise ImplementationError(f"the {what} {p} is a folder; give a file name")
+        raise GradingSetupError(f"the {what} {p} is a folder; give a file name")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
-        raise ImplementationError(f"cannot write the {what} {p}: the folder {folder} does "
+        raise GradingSetupError(f"cannot write the {what} {p}: the folder {folder} does "
                                   "not exist")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise ImplementationError(f"cannot write the {what} {p}: {e.strerror}") from None
+        raise GradingSetupError(f"cannot write the {what} {p}: {e.strerror}") from None
     if p.exists() and not os.access(p, os.W_OK):
-        raise ImplementationError(f"cannot write the {what} {p}: permission denied")
+        raise GradingSetupError(f"cannot write the {what} {p}: permission denied")
     return p
-
-
-def _atomic_write(path: str | os.PathLike[str], text: str) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(result: Grade, path: str | os.PathLike[str]) -> None:
     """Write :func:`gradescope_results` to ``path`` atomically (a temp file, then a rename)."""
-    _atomic_write(path, json.dumps(gradescope_results(result), indent=2) + "\n")
+    write_text(path, json.dumps(gradescope_results(result), indent=2) + "\n", "nnlib grade")
 
 
 def safe_cell(text: str) -> str:
@@ -561,16 +547,16 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
     if json_dir is not None:
         jd = Path(json_dir)
         if jd.exists() and not jd.is_dir():
-            raise ImplementationError(f"--json-dir {jd} exists and is not a folder")
+            raise GradingSetupError(f"--json-dir {jd} exists and is not a folder")
         jd.mkdir(parents=True, exist_ok=True)
         check_output_path(jd / "probe.json", "results folder entry")
     base = Path(submissions)
     if not base.is_dir():
-        raise ImplementationError(f"no such submissions folder: {submissions}")
+        raise GradingSetupError(f"no such submissions folder: {submissions}")
     entries = sorted(p for p in base.iterdir() if not p.name.startswith(".")
                      and (p.is_dir() or p.is_symlink()))
     if not entries:
-        raise ImplementationError(f"no submission folders in {submissions}")
+        raise GradingSetupError(f"no submission folders in {submissions}")
     root = find_root()
     files = test_files(root, hidden)
     box = _sandbox(sandbox, unisolated)
@@ -610,7 +596,7 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
                      *(_fmt_points(sum(c["points"] for c in collected if c["topic"] == t))
                        for t in topics),
                      _fmt_points(sum(c["points"] for c in collected))])
-    _atomic_write(csv_path, out.getvalue())
+    write_text(csv_path, out.getvalue(), "nnlib grade")
     if json_dir is not None:
         for name, result in results.items():
             write_json(result, Path(json_dir) / f"{name}.json")

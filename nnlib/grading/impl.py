@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "ImplementationError",
+    "GradingSetupError",
     "course_root_of",
     "find_root",
     "impl_dir",
@@ -39,6 +40,16 @@ FORBIDDEN_MODULES = ("nnlib", "solutions")
 
 class ImplementationError(Exception):
     """An exercise file cannot be used (missing, syntax error, forbidden import)."""
+
+
+class GradingSetupError(ImplementationError):
+    """Grading cannot run here, whatever the exercise files hold.
+
+    An output that cannot be written, a required sandbox that cannot start, a missing
+    course, submissions or tests folder. A subclass of :class:`ImplementationError` so
+    that everything that catches that (``nnlib grade`` answers both with its usage exit
+    status, 2) keeps working; catch this one to tell the two apart.
+    """
 
 
 def course_root_of(start: Path) -> Path | None:
@@ -65,7 +76,7 @@ def find_root() -> Path:
         root = course_root_of(start)
         if root is not None:
             return root
-    raise ImplementationError(
+    raise GradingSetupError(
         "cannot find the course folder (the one holding tests/public); run from inside it"
     )
 

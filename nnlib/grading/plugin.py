@@ -146,7 +146,7 @@ class Collector:
             self.stream.flush()
 
     # ---------------------------------------------------------------- collection
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+    def pytest_collection_modifyitems(self, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         """Keep the selected tests and note each one's topic, function and points."""
         keep, drop = [], []
@@ -180,7 +180,7 @@ class Collector:
             self.collect_errors.append(f"{report.nodeid}: {report.longreprtext[-400:]}")
 
     # ---------------------------------------------------------------- running
-    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
         """Open the record of a test: failed until its call phase passes."""
         self._emit({"start": nodeid})
         info = self._info.get(nodeid, {"nodeid": nodeid, "name": nodeid, "topic": "",
@@ -220,7 +220,7 @@ class Collector:
         elif (report.failed or report.skipped) and record["status"] == "passed":
             record["status"] = "failed"
 
-    def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
         """Close the record of a test and stream it."""
         if self.on_finish is not None:
             self.on_finish()

@@ -42,7 +42,7 @@ import numpy as np
 
 from nnlib import functional as F
 from nnlib import layers as _nn
-from nnlib._checks import as_batch, check_shape, match_dtype
+from nnlib._checks import check_shape
 from nnlib.grading.impl import ImplementationError, display_path, impl_dir, load_topic
 from nnlib.grading.topics import TOPICS, topic_of
 from nnlib.module import Layer
@@ -452,7 +452,7 @@ class Dense(_Mine, _nn.Dense):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``dense_forward(x, W, b)``; x of shape (N, in_features), returns (N, out_features)."""
-        x = match_dtype(as_batch(x, self.name, self.in_features), self.dtype, self.name)
+        x = self.check_input(x)
         W = self.params["W"]
         b = self.params["b"] if self.bias else np.zeros(self.out_features, dtype=self.dtype)
         impl = self._impl
@@ -461,12 +461,16 @@ class Dense(_Mine, _nn.Dense):
             2)
         z = impl._expect("dense_forward", "z", z, (x.shape[0], self.out_features), self.dtype,
                          " = (N, out): z = x @ W.T + b")
-        self._cache = (cache, x.shape[0])
+        self.save_for_backward((cache, x.shape[0]))
         return z
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """``dense_backward(dout, cache)``: stores dW and db, returns dx (N, in_features)."""
-        cache, n = self._take_cache()
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """``dense_backward(dout, cache)``: stores dW and db, returns dx (N, in_features).
+
+        ``dense_backward`` computes dx in any case; with ``input_grad=False`` it is checked
+        and dropped (None is returned).
+        """
+        cache, n = self.saved_for_backward()
         check_shape(dout, (n, self.out_features), self.name, "dout")
         impl = self._impl
         want = (f"dx of shape {(n, self.in_features)}, dW of shape {self.params['W'].shape} "
@@ -482,14 +486,12 @@ class Dense(_Mine, _nn.Dense):
             db = impl._expect("dense_backward", "db", db, (self.out_features,), self.dtype,
                               " (the shape of b, (out,))")
             self.grads["b"][...] = db
-        return dx
-
-    def _backward_params(self, dout: np.ndarray) -> None:
-        """The parameter gradients of a first layer (``dense_backward`` computes dx too)."""
-        self.backward(dout)
+        return dx if input_grad else None
 
 
-class _Activation(_Mine, _nn._Activation):
+class _Activation(_Mine):
+    """Mixin of the student's activations: their passes call ``_fwd`` and ``_bwd``."""
+
     _fwd = ""
     _bwd = ""
 
@@ -499,18 +501,20 @@ class _Activation(_Mine, _nn._Activation):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The student's ``*_forward`` elementwise; output has the shape and dtype of ``x``."""
-        x = np.asarray(x)
+        x = self.check_input(x)  # type: ignore[attr-defined]
         impl = self._impl
         out, cache = impl._result(self._fwd, impl.call(self._fwd, x), 2)
         out = impl._expect(self._fwd, "out", out, x.shape, x.dtype if
                            np.issubdtype(x.dtype, np.floating) else None)
-        self._cache = (cache, x.shape, out.dtype)
+        self.save_for_backward((cache, x.shape))  # type: ignore[attr-defined]
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """The student's ``*_backward(dout, cache)``; returns dL/dx."""
-        cache, shape, dtype = self._take_cache()
-        check_shape(dout, shape, self.name, "dout")
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """The student's ``*_backward(dout, cache)``; returns dL/dx (None without input_grad)."""
+        cache, shape = self.saved_for_backward()  # type: ignore[attr-defined]
+        if not input_grad:
+            return None
+        check_shape(dout, shape, self.name, "dout")  # type: ignore[attr-defined]
         impl = self._impl
         dx = impl.call(self._bwd, dout, cache)
         return impl._expect(self._bwd, "dx", dx, shape, np.asarray(dout).dtype)
@@ -555,7 +559,7 @@ class BatchNorm(_Mine, _nn.BatchNorm):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize ``x`` of shape (N, num_features) with the student's functions."""
-        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        x = self.check_input(x)  # refuses a training batch of one
         gamma, beta = self.params["gamma"], self.params["beta"]
         impl = self._impl
         shape = x.shape
@@ -563,9 +567,8 @@ class BatchNorm(_Mine, _nn.BatchNorm):
             out = impl.call("batchnorm_inference", x, gamma, beta, self.running_mean,
                             self.running_var, self.eps)
             out = impl._expect("batchnorm_inference", "out", out, shape, self.dtype)
-            self._cache, self._cache_mode = (x, shape), "eval"
+            self.save_for_backward(("eval", x, shape))
             return out
-        self._check_training_batch(x)
         out, cache = impl._result("batchnorm_forward",
                                   impl.call("batchnorm_forward", x, gamma, beta, self.eps), 2)
         out = impl._expect("batchnorm_forward", "out", out, shape, self.dtype)
@@ -579,15 +582,19 @@ class BatchNorm(_Mine, _nn.BatchNorm):
         new_var = impl._expect("running_stats_update", "new_var", new[1], d, self.dtype)
         self.buffers["running_mean"][...] = new_mean  # in place: gradcheck restores these
         self.buffers["running_var"][...] = new_var
-        self._cache, self._cache_mode = (cache, shape), "train"
+        self.save_for_backward(("train", cache, shape))
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Store dgamma and dbeta (num_features,), return dx (N, num_features)."""
-        cache, shape = self._take_cache()
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Store dgamma and dbeta (num_features,), return dx (N, num_features).
+
+        The student's backward computes dx in any case; with ``input_grad=False`` it is
+        checked and dropped (None is returned).
+        """
+        mode, cache, shape = self.saved_for_backward()
         check_shape(dout, shape, self.name, "dout")
         impl = self._impl
-        if self._cache_mode == "eval":
+        if mode == "eval":
             x = cache
             _, ref_cache = F.batchnorm_inference_forward(
                 x, self.params["gamma"], self.params["beta"], self.running_mean,
@@ -603,7 +610,7 @@ class BatchNorm(_Mine, _nn.BatchNorm):
             dbeta = impl._expect(name, "dbeta", dbeta, d, self.dtype)
         self.grads["gamma"][...] = dgamma
         self.grads["beta"][...] = dbeta
-        return dx
+        return dx if input_grad else None
 
 
 class LayerNorm(_Mine, _nn.LayerNorm):
@@ -615,17 +622,17 @@ class LayerNorm(_Mine, _nn.LayerNorm):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize each row of ``x`` (N, num_features) with ``layernorm_forward``."""
-        x = match_dtype(as_batch(x, self.name, self.num_features), self.dtype, self.name)
+        x = self.check_input(x)
         impl = self._impl
         out, cache = impl._result("layernorm_forward", impl.call(
             "layernorm_forward", x, self.params["gamma"], self.params["beta"], self.eps), 2)
         out = impl._expect("layernorm_forward", "out", out, x.shape, self.dtype)
-        self._cache = (cache, x.shape)
+        self.save_for_backward((cache, x.shape))
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Store dgamma and dbeta, return dx (N, num_features)."""
-        cache, shape = self._take_cache()
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Store dgamma and dbeta, return dx (N, num_features), or None without input_grad."""
+        cache, shape = self.saved_for_backward()
         check_shape(dout, shape, self.name, "dout")
         impl = self._impl
         dx, dgamma, dbeta = impl._result("layernorm_backward",
@@ -636,7 +643,7 @@ class LayerNorm(_Mine, _nn.LayerNorm):
                                                 self.dtype)
         self.grads["beta"][...] = impl._expect("layernorm_backward", "dbeta", dbeta, d,
                                                self.dtype)
-        return dx
+        return dx if input_grad else None
 
 
 class Dropout(_Mine, _nn.Dropout):
@@ -648,18 +655,20 @@ class Dropout(_Mine, _nn.Dropout):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Drop and rescale in training; identity in inference. Same shape as ``x``."""
-        x = np.asarray(x)
+        x = self.check_input(x)
         impl = self._impl
         out, cache = impl._result("dropout_forward", impl.call(
             "dropout_forward", x, self.p, self.rng, self.training), 2)
         out = impl._expect("dropout_forward", "out", out, x.shape,
                            x.dtype if np.issubdtype(x.dtype, np.floating) else None)
-        self._cache = (cache, x.shape)
+        self.save_for_backward((cache, x.shape))
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """``dropout_backward(dout, cache)`` with the forward's cache."""
-        cache, shape = self._take_cache()
+    def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """``dropout_backward(dout, cache)`` with the forward's cache (None without input_grad)."""
+        cache, shape = self.saved_for_backward()
+        if not input_grad:
+            return None
         check_shape(dout, shape, self.name, "dout")
         impl = self._impl
         dx = impl.call("dropout_backward", dout, cache)

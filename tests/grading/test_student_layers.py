@@ -336,3 +336,30 @@ def test_save_and_load_round_trip(tmp_path, solutions, digits):
     np.testing.assert_array_equal(again.forward(Xte), expected)
     with pytest.raises(ExerciseNotImplementedError, match="exercises/dense.py"):
         student_layers("exercises").load(path, rng=np.random.default_rng(0))
+
+
+def test_student_layers_use_no_private_part_of_nnlibs_layers():
+    """student.py subclasses nnlib's layers through their public hooks only
+    (check_input, save_for_backward, saved_for_backward, min_training_batch, ...), so
+    that a refactoring of nnlib/layers.py or nnlib/module.py cannot silently break the
+    notebooks that train with the student's layers."""
+    import ast
+    from pathlib import Path
+
+    import nnlib.grading.student as student
+
+    lib = Path(nnlib.__file__).parent
+    private = set()
+    for name in ("module.py", "layers.py", "sequential.py"):
+        for node in ast.walk(ast.parse((lib / name).read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                private.add(node.attr)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith("_") \
+                    and not node.name.startswith("__"):
+                private.add(node.name)
+    assert {"_cache", "_saved_training"} <= private  # the scan sees nnlib's internals
+    used = {node.attr for node in ast.walk(ast.parse(Path(student.__file__).read_text()))
+            if isinstance(node, ast.Attribute)}
+    assert not used & private, sorted(used & private)
+

@@ -53,8 +53,7 @@ class BrokenBatchNorm(nnlib.BatchNorm):
     """A classic mistake: backpropagating as if mean and variance were constants."""
 
     def backward(self, dout):
-        self._take_cache()
-        xhat, invstd, gamma = self._cache[1], self._cache[4], self._cache[5]
+        _, xhat, _, _, invstd, gamma, _ = self.saved_for_backward()
         self.grads["gamma"][...] = np.sum(dout * xhat, axis=0)
         self.grads["beta"][...] = dout.sum(axis=0)
         return dout * gamma * invstd
@@ -83,8 +82,7 @@ class NoVariancePathBatchNorm(nnlib.BatchNorm):
     """Another mistake: forgets that the variance depends on x (drops the xhat term)."""
 
     def backward(self, dout):
-        self._take_cache()
-        xhat, invstd, gamma = self._cache[1], self._cache[4], self._cache[5]
+        _, xhat, _, _, invstd, gamma, _ = self.saved_for_backward()
         self.grads["gamma"][...] = np.sum(dout * xhat, axis=0)
         self.grads["beta"][...] = dout.sum(axis=0)
         return gamma * invstd * (dout - dout.mean(axis=0))
@@ -149,3 +147,15 @@ def test_format_error_hides_rounding_digits():
     assert format_error(2.3e-9) == format_error(8.1e-10)  # noise does not show
     assert format_error(0.65) == "6.5e-01"
     assert format_error(1e-3, below=1e-2) == "< 1e-02"
+
+
+def test_gradcheck_refuses_float32_layers_and_inputs(rng):
+    x = rng.standard_normal((6, 4))
+    with pytest.raises(TypeError, match=r"float64.*x \(float32\).*x\.astype\(np\.float64\)"):
+        gradcheck(nnlib.Tanh(), x.astype(np.float32))
+    layer32 = nnlib.Sequential([nnlib.Dense(4, 3, rng=rng), nnlib.BatchNorm(3, dtype=np.float32)])
+    with pytest.raises(TypeError, match=r"BatchNorm gamma \(float32\)"):
+        gradcheck(layer32, x)
+    # the float64 copy the message asks for passes, and integer inputs are converted
+    assert max(gradcheck(nnlib.Tanh(), x).values()) < 1e-7
+    assert max(gradcheck(nnlib.Dense(4, 3, rng=rng), np.arange(24).reshape(6, 4)).values()) < 1e-7

@@ -258,3 +258,36 @@ def test_backward_without_input_gradient_gives_the_same_parameter_gradients(rng,
         assert model.backward(dout, input_grad=False) is None
         for p, g in zip(model.parameters(), full, strict=True):
             np.testing.assert_array_equal(p.grad, g)
+
+
+@pytest.mark.parametrize("name", list(layer_cases()))
+def test_every_layer_takes_input_grad_and_then_returns_none(name, rng):
+    """backward(dout, input_grad=False): the same parameter gradients, and None."""
+    layer, shape = layer_cases()[name]
+    x = away_from_zero(rng, shape)
+    dout = rng.standard_normal(layer.forward(x).shape)
+    dx = layer.backward(dout, input_grad=True)
+    assert dx.shape == x.shape
+    full = {k: g.copy() for k, g in layer.grads.items()}
+    for g in layer.grads.values():
+        g[...] = np.nan
+    assert layer.backward(dout, input_grad=False) is None
+    assert set(full) == set(layer.grads)
+    for k, g in full.items():
+        np.testing.assert_array_equal(layer.grads[k], g)
+
+
+def test_a_layer_written_without_input_grad_still_works_in_a_sequential(rng):
+    class Double(nnlib.Layer):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dout):
+            return 2 * dout
+
+    model = nnlib.Sequential([Double(), nnlib.Dense(3, 2, rng=rng)])
+    x = rng.standard_normal((4, 3))
+    dout = rng.standard_normal(model.forward(x).shape)
+    np.testing.assert_array_equal(model.backward(dout), 2 * (dout @ model[1].params["W"]))
+    assert model.backward(dout, input_grad=False) is None
+    assert Double().backward(dout, input_grad=False) is None

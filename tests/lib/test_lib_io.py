@@ -251,3 +251,93 @@ def test_load_damaged_arrays(tmp_path):
         del f["model/layers/0"]
     with pytest.raises(ValueError, match=r"d\.h5 is damaged"):
         nnlib.load(path)
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def test_files_written_before_configs_were_derived_still_load():
+    """model_v1.h5 and batchnorm_v1.h5 were saved by nnlib before config() was derived
+    from the constructor (hand-written configs; Dense's init recorded as 'he', as a
+    custom initializer's name and as 'from_arrays'): they load, compute what they
+    computed, and give the same configs."""
+    with h5py.File(os.path.join(DATA, "model_v1_expected.h5"), "r") as f:
+        X, expected = f["X"][()], f["eval_out"][()]
+        configs = f.attrs["configs"]
+        bn32_config = f.attrs["bn32_config"]
+    model = nnlib.load(os.path.join(DATA, "model_v1.h5"), rng=np.random.default_rng(0))
+    assert not model.training
+    np.testing.assert_array_equal(model.forward(X), expected)
+    assert repr([layer.config() for layer in model.leaves()]) == configs
+    assert [type(layer).__name__ for layer in model.leaves()] == [
+        "Dense", "BatchNorm", "Tanh", "Dense", "LayerNorm", "LeakyReLU", "Dropout", "ReLU",
+        "Sigmoid", "Dense"]
+    bn = nnlib.load(os.path.join(DATA, "batchnorm_v1.h5"))
+    assert repr(bn.config()) == bn32_config and bn.running_var.dtype == np.float32
+    # and they train on: the first Dense has no bias, the staged BatchNorm backward runs
+    model.train()
+    dout = np.random.default_rng(1).standard_normal(expected.shape)
+    model.forward(X)
+    assert model.backward(dout).shape == X.shape
+
+
+def test_a_custom_layer_round_trips_with_the_derived_config(tmp_path):
+    class Shift(nnlib.Layer):
+        def __init__(self, features, by=1.0, dtype=np.float64):
+            super().__init__()
+            self.features, self.by, self.dtype = features, by, np.dtype(dtype)
+
+        def forward(self, x):
+            return x + self.by
+
+    layer = Shift(3, by=np.float32(2.5), dtype=np.float32)
+    assert layer.config() == {"features": 3, "by": 2.5, "dtype": "float32"}
+    assert repr(layer) == "Shift(3, by=np.float32(2.5), dtype=float32)"
+    nnlib.save(nnlib.Sequential([layer]), tmp_path / "s.h5")
+    again = nnlib.load(tmp_path / "s.h5", custom_layers={"Shift": Shift})
+    assert again[0].config() == layer.config()
+
+
+def test_a_constructor_argument_that_is_not_stored_is_named():
+    class Forgetful(nnlib.Layer):
+        def __init__(self, width):
+            super().__init__()
+
+    with pytest.raises(TypeError, match=r"Forgetful.*'width'.*self\.width"):
+        Forgetful(3).config()
+    assert repr(Forgetful(3)) == "Forgetful()"  # repr never fails
+
+
+@pytest.mark.parametrize("layer", [
+    nnlib.Dense(3, 4, init="he", rng=np.random.default_rng(0), dtype=np.float32, bias=False),
+    nnlib.BatchNorm(4, momentum=0.2, eps=1e-3, backward_mode="staged"),
+    nnlib.LayerNorm(5, eps=1e-4, dtype=np.float32), nnlib.LeakyReLU(0.3), nnlib.ReLU(),
+    nnlib.Sigmoid(), nnlib.Tanh(), nnlib.Dropout(0.4, rng=np.random.default_rng(0)),
+], ids=lambda layer: type(layer).__name__)
+def test_config_is_the_constructor_arguments_and_rebuilds_the_layer(layer):
+    import inspect
+
+    config = layer.config()
+    names = [n for n in inspect.signature(type(layer)).parameters if n != "rng"]
+    assert list(config) == names
+    for name, value in config.items():
+        stored = getattr(layer, name)
+        assert value == (stored.name if isinstance(stored, np.dtype) else stored)
+    again = type(layer).from_config(config, rng=np.random.default_rng(1))
+    assert type(again) is type(layer) and again.config() == config
+    assert repr(again) == repr(layer)
+    assert all(a.shape == b.shape and a.dtype == b.dtype for (_, a), (_, b)
+               in zip(layer.named_arrays(), again.named_arrays(), strict=True))
+
+
+def test_repr_shows_every_constructor_argument_but_the_generator():
+    rng = np.random.default_rng(0)
+    assert repr(nnlib.Dense(64, 10, rng=rng)) == \
+        "Dense(64, 10, init='xavier', dtype=float64, bias=True)"
+    assert repr(nnlib.Dense.from_arrays(np.ones((2, 3), np.float32))) == \
+        "Dense(3, 2, init='from_arrays', dtype=float32, bias=False)"
+    assert repr(nnlib.BatchNorm(100)) == \
+        "BatchNorm(100, momentum=0.1, eps=1e-05, dtype=float64, backward_mode='fast')"
+    assert repr(nnlib.Dropout(0.5, rng=rng)) == "Dropout(p=0.5)"
+    assert repr(nnlib.Sequential([nnlib.Sequential([nnlib.ReLU()]), nnlib.Tanh()])) == \
+        "Sequential(\n  (0) Sequential(\n    (0) ReLU()\n  )\n  (1) Tanh()\n)"

@@ -334,3 +334,24 @@ def test_fit_accepts_an_optimizer_over_part_of_the_model(rng):
               rng=rng, verbose=0)
     assert np.array_equal(first.params["W"], W0)  # frozen
     assert not np.array_equal(model.layers[-1].params["W"], W_last)  # trained
+
+
+def test_fit_drops_a_final_batch_smaller_than_any_layers_min_training_batch(rng):
+    class NeedsThree(nnlib.Layer):
+        min_training_batch = 3
+
+        def forward(self, x):
+            if self.training:
+                assert x.shape[0] >= 3
+            return x
+
+        def backward(self, dout, *, input_grad=True):
+            return dout if input_grad else None
+
+    X = rng.standard_normal((10, 3))
+    y = rng.integers(0, 2, 10)
+    model = nnlib.Sequential([nnlib.Sequential([NeedsThree()]), nnlib.Dense(3, 2, rng=rng)])
+    hist = nnlib.fit(model, X, y, optimizer=nnlib.SGD(model, lr=0.1), epochs=1, batch_size=4,
+                     rng=rng, verbose=0)
+    assert hist.steps == 2  # 4 + 4, the last 2 sit out
+    assert nnlib.BatchNorm.min_training_batch == 2 and nnlib.Dense.min_training_batch == 1
