@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("outdir", nargs="?", help="folder to create (not with --stubs-only)")
     r.add_argument("--stubs-only", action="store_true",
                    help="only regenerate exercises/ from solutions/")
+    r.add_argument("--check", action="store_true",
+                   help="with --stubs-only: write nothing; exit 1 unless exercises/ holds "
+                        "exactly the stubs generated from solutions/ (for CI)")
     r.add_argument("--force", action="store_true", help="replace OUTDIR if it exists")
     r.set_defaults(func=_release)
 
@@ -126,9 +129,20 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from nnlib.grading.impl import find_root
-    from nnlib.grading.release import ReleaseError, build_release, write_stubs
+    from nnlib.grading.release import ReleaseError, build_release, stubs_status, write_stubs
 
     try:
+        if args.check:
+            if not args.stubs_only:
+                print("nnlib release: --check goes with --stubs-only", file=sys.stderr)
+                return 2
+            problems = stubs_status(find_root() / "exercises")
+            if problems:
+                print("exercises/ is not what `python -m nnlib release --stubs-only` generates "
+                      f"from solutions/: {'; '.join(problems)}")
+                return 1
+            print("exercises/ holds exactly the stubs generated from solutions/")
+            return 0
         if args.stubs_only:
             changed = write_stubs(find_root() / "exercises")
             print(f"exercises/: {len(changed)} file(s) regenerated from solutions/"

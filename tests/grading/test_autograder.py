@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from nnlib.grading.release import write_stubs
+
 from .conftest import ROOT, clean_env, run
 from .test_hostile import HERE, _fill, _kill_processes, _processes, mark_of
 
@@ -194,9 +196,11 @@ def graded(autograder_zip, tmp_path_factory):
     for kind in ("correct", "stub", "hostile"):
         top = tmp_path_factory.mktemp(f"gradescope-{kind}-{token}")
         root = roots[kind] = _unpack(zip_path, top)
-        folder = ROOT / ("solutions" if kind == "correct" else "exercises")
-        for f in folder.glob("*.py"):
-            shutil.copyfile(f, root / "submission" / f.name)
+        if kind == "correct":
+            for f in (ROOT / "solutions").glob("*.py"):
+                shutil.copyfile(f, root / "submission" / f.name)
+        else:  # the stubs as generated from solutions/ now, never the working exercises/
+            write_stubs(root / "submission", ROOT)
     hostile = roots["hostile"]
     values = {"TOKEN": token, "ROOT": str(hostile / "source"), "SUBS": str(hostile),
               "TMP": str(hostile.parent), "CSV": str(hostile / "results" / "results.json"),

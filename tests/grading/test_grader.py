@@ -133,14 +133,14 @@ def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solu
 
 
 @pytest.fixture(scope="module")
-def class_run(tmp_path_factory):
+def class_run(tmp_path_factory, stub_course):
     """A small class: two mutants, the stubs in exercises/, a formula-like name, a dot folder."""
     subs = tmp_path_factory.mktemp("class")
     by_name = {m.name: m for m in MUTANTS}
     write_submission(by_name["dense_db_mean"], subs / "bob")
     write_submission(by_name["adam_no_bias_correction"], subs / "=HYPERLINK(1)")
     (subs / "carol").mkdir()
-    shutil.copytree(ROOT / "exercises", subs / "carol" / "exercises")
+    shutil.copytree(stub_course / "exercises", subs / "carol" / "exercises")
     make_submission(subs / ".hidden")
     out = tmp_path_factory.mktemp("out")
     csv_path, json_dir = out / "grades.csv", out / "results"
@@ -257,10 +257,10 @@ print(bool(check("dense", "nope")))
 """
 
 
-def test_check_reports_stubs_as_not_implemented():
-    env = clean_env(NNLIB_IMPL="exercises")
-    first = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course", env=env)
-    again = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course", env=env)
+def test_check_reports_stubs_as_not_implemented(stub_course):
+    env = clean_env()  # inside a course folder, as in a student's notebook: its exercises/
+    first = run(["-c", CHECK_SCRIPT], cwd=stub_course / "course", env=env)
+    again = run(["-c", CHECK_SCRIPT], cwd=stub_course / "course", env=env)
     assert first.returncode == 0 and first.stderr == "", first.stderr
     assert first.stdout == again.stdout  # deterministic
     out = first.stdout
@@ -269,14 +269,15 @@ def test_check_reports_stubs_as_not_implemented():
     assert "dense_backward  waiting for dense_forward (not implemented yet)" in out
     assert "check: unknown topic 'nope'" in out
     assert "unknown function(s) 'nope'" in out
-    assert out.count("False") == 4 and str(ROOT) not in out and "0x" not in out
+    assert out.count("False") == 4 and str(stub_course) not in out and "0x" not in out
 
 
 def test_check_passes_the_solutions():
     out = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course",
               env=clean_env(NNLIB_IMPL="solutions")).stdout
     assert out.splitlines()[:4] == ["check('dense'): all 4 tests passed.", "True",
-                                    "check('dense'): all 2 tests passed.", "True"]
+                                    "check('dense', 'dense_forward'): all 2 tests passed.",
+                                    "True"]
 
 
 EDIT_SCRIPT = """

@@ -1,6 +1,8 @@
-"""The stubs in exercises/ are generated from solutions/ and hold no solution code."""
+"""The stubs generated from solutions/ hold no solution code, and the committed exercises/
+are those stubs (checked in CI only: in a clone, exercises/ is the student's)."""
 
 import ast
+import os
 
 import pytest
 
@@ -11,14 +13,25 @@ from nnlib.grading.topics import TOPICS
 from .conftest import ROOT
 
 
-def test_exercises_are_up_to_date_with_solutions():
-    expected = stubs(ROOT)
-    actual = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "exercises").glob("*.py")}
-    assert set(actual) == set(expected), (
-        f"exercises/ holds {sorted(actual)}, solutions/ generates {sorted(expected)}")
-    stale = [name for name in expected if actual[name] != expected[name]]
-    assert not stale, (f"exercises/{', '.join(stale)} out of date with solutions/: run "
-                       "`python -m nnlib release --stubs-only`")
+SYNC_CHECK = "NNLIB_CHECK_EXERCISES"
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("CI") or os.environ.get(SYNC_CHECK)),
+    reason=f"exercises/ is the working copy of whoever does the course in this clone; the "
+           f"check that it holds exactly the stubs generated from solutions/ runs in CI "
+           f"(CI set) or with {SYNC_CHECK}=1, or run `python -m nnlib release --stubs-only "
+           f"--check`")
+def test_exercises_are_the_stubs_generated_from_solutions():
+    """For instructors and CI: the committed exercises/ must be the untouched stubs."""
+    from nnlib.grading.release import stubs_status
+
+    problems = stubs_status(ROOT / "exercises", ROOT)
+    assert not problems, (
+        "exercises/ is not what `python -m nnlib release --stubs-only` generates from "
+        f"solutions/: {'; '.join(problems)}. Instructors: run that command and commit "
+        "exercises/. Working through the course in this clone? This check is not for you: "
+        f"it runs only when CI or {SYNC_CHECK} is set.")
 
 
 def _functions(path):
@@ -27,8 +40,8 @@ def _functions(path):
 
 
 @pytest.mark.parametrize("topic", list(TOPICS))
-def test_every_exercise_function_is_a_stub(topic):
-    path = ROOT / "exercises" / f"{topic}.py"
+def test_every_exercise_function_is_a_stub(topic, stub_course):
+    path = stub_course / "exercises" / f"{topic}.py"
     funcs = _functions(path)
     assert set(TOPICS[topic]) <= set(funcs), f"{path.name} lacks {set(TOPICS[topic]) - set(funcs)}"
     for name, node in funcs.items():
@@ -44,12 +57,12 @@ def test_every_exercise_function_is_a_stub(topic):
 
 
 @pytest.mark.parametrize("topic", list(TOPICS))
-def test_solutions_match_the_stub_signatures_and_use_numpy_only(topic):
+def test_solutions_match_the_stub_signatures_and_use_numpy_only(topic, stub_course):
     sol = ROOT / "solutions" / f"{topic}.py"
     assert forbidden_imports(sol) == [], f"solutions/{topic}.py imports nnlib"
     text = sol.read_text(encoding="utf-8")
     assert text.count("# BEGIN SOLUTION") == len(TOPICS[topic]) == text.count("# END SOLUTION")
-    s_funcs, e_funcs = _functions(sol), _functions(ROOT / "exercises" / f"{topic}.py")
+    s_funcs, e_funcs = _functions(sol), _functions(stub_course / "exercises" / f"{topic}.py")
     for name in TOPICS[topic]:
         assert ast.dump(s_funcs[name].args) == ast.dump(e_funcs[name].args)
 
