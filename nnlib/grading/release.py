@@ -230,7 +230,8 @@ def release_pyproject(text: str) -> str:
     return result
 
 
-_PASSED = re.compile(r"\ball \d+ tests passed|\b1 test passed|\b[1-9]\d* of \d+ tests? passed")
+_PASSED = re.compile(r"\ball \d+ tests passed|(?<!of )\b1 test passed|\b[1-9]\d* of \d+ tests? "
+                     r"passed")
 _STUDENT_CODE = re.compile(r"\b(student_layers|student_function)\(")
 _NOT_WRITTEN = ("not implemented", "write these functions first")
 
