@@ -69,8 +69,11 @@ def pytest_runtest_setup(item: pytest.Item):
 
 @pytest.fixture(scope="session")
 def stub_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A course folder as a student gets it: stubs fresh from solutions/, tests/public and
-    tests/hidden; never the working exercises/ of this clone."""
+    """A course folder as a student gets it, with tests/hidden added.
+
+    Its exercises/ are the stubs generated from solutions/ now, never this clone's
+    working exercises/.
+    """
     from nnlib.grading.release import write_stub_course
 
     return write_stub_course(tmp_path_factory.mktemp("stub-course") / "course", ROOT,

@@ -7,11 +7,10 @@ import os
 import pytest
 
 from nnlib.grading.impl import ImplementationError, forbidden_imports, load_topic
-from nnlib.grading.release import ReleaseError, make_stub, stubs
+from nnlib.grading.release import ReleaseError, make_stub
 from nnlib.grading.topics import TOPICS
 
 from .conftest import ROOT
-
 
 SYNC_CHECK = "NNLIB_CHECK_EXERCISES"
 
