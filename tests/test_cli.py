@@ -92,3 +92,30 @@ def test_an_empty_submission_says_no_exercise_files_were_found(tmp_path):
             "dense.py at its top, or in exercises/ inside it)") in " ".join(
                 line.strip() for line in proc.stdout.splitlines())
     assert proc.stdout.splitlines()[-1].startswith("Score: 0 / ")
+
+
+def test_a_class_run_names_what_it_skips_and_writes_a_canvas_file(tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("bob", ".git", ".alice"):
+        (subs / name).mkdir(parents=True)
+    (subs / "README.txt").write_text("instructions")
+    canvas = tmp_path / "canvas.csv"
+    proc = _grade("--submissions", subs, "--csv", tmp_path / "grades.csv", "--canvas", canvas)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "skipped .alice: a hidden folder (its name starts with '.'): not graded" in out
+    assert "skipped .git:" in out and "skipped README.txt: a file, not a folder" in out
+    assert "bob: 0 / " in out and "(no exercise files found" in out
+    assert f"Canvas import file to {canvas}" in out
+    rows = canvas.read_text().splitlines()
+    assert rows[0].startswith("Student,ID,SIS User ID,SIS Login ID,Section,") and len(rows) == 2
+    assert rows[1].startswith(",,,bob,,0")
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--canvas", "x.csv"], "only work with --submissions"),
+    (["--submissions", ".", "--csv", "g.csv", "--roster", "r.csv"], "--roster goes with --canvas"),
+])
+def test_canvas_options_need_a_class_run(args, words):
+    proc = _grade(*args)
+    assert proc.returncode == 2 and words in proc.stderr
