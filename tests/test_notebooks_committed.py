@@ -131,3 +131,18 @@ def test_stored_outputs_claim_nothing_the_student_has_not_produced():
             checks += c.cell_type == "code" and "check(" in c.source
             payoffs += c.cell_type == "code" and "student_layers(" in c.source
     assert checks >= 10 and payoffs >= 2
+
+
+CODE_LINK = re.compile(r"\[`[^`\]]+`\]\(")
+
+
+def test_links_are_written_so_that_they_look_like_links():
+    """JupyterLab shows a link whose text is a code span as plain black code, without an
+    underline: nobody would click it. Link text is plain text (scripts/browser_check.py
+    checks the rendered colours)."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for i, c in enumerate(nb.cells):
+            if c.cell_type == "markdown":
+                found = CODE_LINK.findall(c.source)
+                assert not found, f"{path.name} cell {i}: code span as link text: {found}"
