@@ -114,3 +114,38 @@ def test_load_topic_is_fresh_and_reports_missing_files(tmp_path):
     assert load_topic("adam", tmp_path).adam_update() == 2
     with pytest.raises(ImplementationError, match="not found"):
         load_topic("dense", tmp_path)
+
+
+def test_stubs_status_names_what_differs(tmp_path):
+    from nnlib.grading.release import stubs_status, write_stubs
+
+    folder = tmp_path / "exercises"
+    write_stubs(folder, ROOT)
+    assert stubs_status(folder, ROOT) == []
+    (folder / "dense.py").write_text("def dense_forward(x, W, b):\n    return x @ W.T + b\n")
+    (folder / "adam.py").unlink()
+    (folder / "notes.py").write_text("")
+    assert stubs_status(folder, ROOT) == ["missing: adam.py",
+                                          "not generated from solutions/: notes.py",
+                                          "different from the stub: dense.py"]
+
+
+def test_the_stubs_check_command_says_what_it_checks(tmp_path):
+    from .conftest import clean_env, run
+
+    root = tmp_path / "course"
+    for sub in ("solutions", "tests/public"):
+        (root / sub).mkdir(parents=True)
+    for f in (ROOT / "solutions").glob("*.py"):
+        (root / "solutions" / f.name).write_text(f.read_text())
+    ok = run(["-m", "nnlib", "release", "--stubs-only"], env=clean_env(NNLIB_ROOT=str(root)))
+    assert ok.returncode == 0, ok.stderr
+    check = ["-m", "nnlib", "release", "--stubs-only", "--check"]
+    proc = run(check, env=clean_env(NNLIB_ROOT=str(root)))
+    assert proc.returncode == 0 and "holds exactly the stubs" in proc.stdout
+    (root / "exercises" / "dense.py").write_text("# my work\n")
+    proc = run(check, env=clean_env(NNLIB_ROOT=str(root)))
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == ("exercises/ is not what `python -m nnlib release "
+                                   "--stubs-only` generates from solutions/: different from "
+                                   "the stub: dense.py")
