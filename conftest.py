@@ -1,16 +1,80 @@
 """Repository-wide pytest setup.
 
-In this repository the exercise tests and the notebooks' check cells run against the
-reference ``solutions/`` (students, in their release, run them against ``exercises/``).
-The notebook kernels that nbval starts inherit this environment variable.
+``exercises/`` belongs to whoever works through the course in this clone, so nothing the
+project checks depends on it:
+
+- the exercise tests run against ``exercises/`` (or what ``NNLIB_IMPL`` names): that is
+  ``pytest tests/public``, a student's command. README's ``pytest`` does not collect
+  ``tests/public`` and ``tests/hidden`` (see ``testpaths`` in pyproject.toml); the grader's
+  tests run every one of them against the reference solutions and the stubs instead.
+- the project's own tests use ``stub_course``: a course folder whose ``exercises/`` is
+  generated from ``solutions/`` afresh (:func:`nnlib.grading.release.write_stub_course`).
+- the notebooks' kernels (nbval) run against such a folder too, as
+  ``scripts/run_notebooks.py`` does: their stored outputs are what a student sees before
+  writing any exercise.
+
+The notebook kernels and grading subprocesses inherit the environment set here.
 """
 
-import os
+from __future__ import annotations
 
-os.environ.setdefault("NNLIB_IMPL", "solutions")
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
 os.environ.setdefault("PYTHONHASHSEED", "0")
 # One BLAS thread per process: the notebook kernels and grading subprocesses run side by
 # side on small machines, where oversubscribed BLAS threads slow them down many times over.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+ROOT = Path(__file__).resolve().parent
+_STUB_COURSE: list[Path] = []
+
+
+def notebook_stub_env() -> dict[str, str]:
+    """``NNLIB_ROOT`` and ``NNLIB_IMPL`` for a notebook kernel: fresh stubs, this process."""
+    from nnlib.grading.release import write_stub_course
+
+    if not _STUB_COURSE:
+        tmp = Path(tempfile.mkdtemp(prefix="nnlib-notebook-stubs-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        _STUB_COURSE.append(write_stub_course(tmp / "course", ROOT))
+    dest = _STUB_COURSE[0]
+    return {"NNLIB_ROOT": str(dest), "NNLIB_IMPL": str(dest / "exercises")}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """Start each notebook's kernel (nbval, in its first cell's setup) on fresh stubs."""
+    if type(item).__name__ != "IPyNbCell":
+        yield
+        return
+    env = notebook_stub_env()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def stub_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A course folder as a student gets it, with tests/hidden added.
+
+    Its exercises/ are the stubs generated from solutions/ now, never this clone's
+    working exercises/.
+    """
+    from nnlib.grading.release import write_stub_course
+
+    return write_stub_course(tmp_path_factory.mktemp("stub-course") / "course", ROOT,
+                             hidden=True)

@@ -17,8 +17,9 @@ file browser open. Then, per notebook:
 1. On open, nothing run yet, the notebook untrusted (a fresh clone): FAIL if it is marked
    modified, or if an output shows a raw widget repr (``VBox(children=...``).
 2. Run All, once, in the fresh kernel: FAIL on an error output or any output on stderr, a
-   raw widget repr, a disconnected widget (red icon), or a rendered markdown cell with a
-   horizontal scrollbar or content wider than the cell (clipped).
+   raw widget repr, a disconnected widget (red icon), a rendered markdown cell with a
+   horizontal scrollbar or content wider than the cell (clipped), or a link that does not
+   look like one (the colour of the text around it and no underline).
 3. Move every control of every widget once (a slider one step with the arrow key, a
    drop-down to another option): FAIL if its figure is not redrawn within 30 s, or on a
    new error, stderr output or disconnected widget. Each redraw's delay is printed.
@@ -168,6 +169,32 @@ window.nnlibCheck = {
         bad.push({index: i, text: `markdown cell ${i}: ${what}: <${tag}> "${text}"`});
         break;
       }
+    });
+    return bad;
+  },
+  // Links in rendered markdown that do not look like links: their text has the colour of
+  // the text around them and no underline (e.g. a code span as the link text, which
+  // JupyterLab shows as plain black code).
+  plainLinks(path) {
+    const bad = [];
+    this.panel(path).content.widgets.forEach((cell, i) => {
+      if (cell.model.type !== 'markdown') return;
+      const root = cell.node.querySelector('.jp-RenderedMarkdown');
+      if (!root) return;
+      root.querySelectorAll('a[href]').forEach(a => {
+        if (a.classList.contains('jp-InternalAnchorLink')) return;  // heading anchors
+        const around = getComputedStyle(a.parentElement).color;
+        const parts = [a, ...a.querySelectorAll('*')].filter(el =>
+          [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+        const plain = parts.some(el => {
+          const s = getComputedStyle(el);
+          const line = s.textDecorationLine + ' ' + getComputedStyle(a).textDecorationLine;
+          return s.color === around && !line.includes('underline');
+        });
+        if (plain) bad.push({index: i, text: `markdown cell ${i}: a link that does not ` +
+                             `look like one (colour of the text, no underline): ` +
+                             `"${(a.innerText || '').slice(0, 60)}"`});
+      });
     });
     return bad;
   },
@@ -347,6 +374,9 @@ def check_notebook(context, base: str, token: str, rel: str, out: Path) -> Repor
         if n := js("disconnected"):
             rep.failures.append(f"after Run All: {n} widget view(s) show as disconnected")
         for bad in js("markdownOverflow"):
+            rep.failures.append(bad["text"])
+            cell(bad["index"]).screenshot(path=str(out / f"{name}.cell{bad['index']}.png"))
+        for bad in js("plainLinks"):
             rep.failures.append(bad["text"])
             cell(bad["index"]).screenshot(path=str(out / f"{name}.cell{bad['index']}.png"))
 

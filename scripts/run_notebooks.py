@@ -5,9 +5,16 @@
     python scripts/run_notebooks.py --metadata-only      # only what is saved besides outputs
 
 Each notebook runs in a fresh kernel from this Python environment, with its folder as the
-working directory, NNLIB_IMPL=solutions (so exercise check cells show the reference
-results) and no timing metadata, so that re-running an unchanged notebook gives an
+working directory and no timing metadata, so that re-running an unchanged notebook gives an
 identical file. Commit the result: nbval compares fresh runs against these outputs.
+
+The exercises are the stubs generated from ``solutions/`` now, in a course folder of their
+own (``NNLIB_ROOT`` and ``NNLIB_IMPL`` point the kernel there; the working ``exercises/``,
+which belongs to whoever does the course in this clone, is never read): check cells and
+the cells that train with the student's layers store what a student sees before writing
+the exercise ("0 of 4 tests passed ... not implemented yet"), never the reference
+solutions' results. nbval runs the kernels the same way (conftest.py), and
+``tests/grading/test_payoff_cells.py`` runs those cells against the solutions.
 
 What is saved is what a student's JupyterLab would keep, so that a fresh clone opens
 unmodified:
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,9 +67,17 @@ def as_saved(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def stub_env(folder: Path) -> dict[str, str]:
+    """Write a course folder with fresh stubs into ``folder``; the kernel's NNLIB_* for it."""
+    sys.path.insert(0, str(ROOT))
+    from nnlib.grading.release import write_stub_course
+
+    dest = write_stub_course(folder / "course", ROOT)
+    return {"NNLIB_ROOT": str(dest), "NNLIB_IMPL": str(dest / "exercises")}
+
+
 def run(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
-    os.environ["NNLIB_IMPL"] = os.environ.get("NNLIB_IMPL", "solutions")
     os.environ.setdefault("PYTHONHASHSEED", "0")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as in CI (see conftest.py)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -83,9 +99,11 @@ def main(argv: list[str]) -> int:
             print(f"{p}: metadata and widget outputs as run() saves them")
         return 0
     paths = [Path(a) for a in argv] or sorted((ROOT / "course").glob("*.ipynb"))
-    for p in paths:
-        seconds = run(p.resolve())
-        print(f"{p}: executed in {seconds:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="nnlib-notebook-stubs-") as tmp:
+        os.environ.update(stub_env(Path(tmp)))  # the kernels inherit it
+        for p in paths:
+            seconds = run(p.resolve())
+            print(f"{p}: executed in {seconds:.1f} s (exercises: fresh stubs)")
     return 0
 
 

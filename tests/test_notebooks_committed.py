@@ -115,3 +115,34 @@ def test_widget_outputs_are_stored_as_a_sentence_only():
                 text = "".join(data.get("text/plain", ""))
                 assert not WIDGET_REPR.search(text), (
                     f"{path.name} cell {i} shows a raw widget repr: {text[:80]!r}")
+
+
+def test_stored_outputs_claim_nothing_the_student_has_not_produced():
+    """Check cells and the cells that train with the student's layers store what a student
+    sees before writing the exercise (scripts/run_notebooks.py runs them on fresh stubs)."""
+    from nnlib.grading.release import stored_claims
+
+    checks = payoffs = 0
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert stored_claims(nb) == [], (f"{path.name}: re-execute it with "
+                                         "`python scripts/run_notebooks.py`")
+        for c in nb.cells:
+            checks += c.cell_type == "code" and "check(" in c.source
+            payoffs += c.cell_type == "code" and "student_layers(" in c.source
+    assert checks >= 10 and payoffs >= 2
+
+
+CODE_LINK = re.compile(r"\[`[^`\]]+`\]\(")
+
+
+def test_links_are_written_so_that_they_look_like_links():
+    """JupyterLab shows a link whose text is a code span as plain black code, without an
+    underline: nobody would click it. Link text is plain text (scripts/browser_check.py
+    checks the rendered colours)."""
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for i, c in enumerate(nb.cells):
+            if c.cell_type == "markdown":
+                found = CODE_LINK.findall(c.source)
+                assert not found, f"{path.name} cell {i}: code span as link text: {found}"

@@ -10,6 +10,7 @@ writes ``results/<name>.h5`` (read it back with ``nnlib.experiments.load_results
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,28 @@ def _run_experiment(args: argparse.Namespace) -> tuple[Any, Any]:
     return r, ex.plot_loss_landscape(r)
 
 
+def format_setup(setup: dict[str, Any], width: int = 100) -> str:
+    """An experiment's setup, one ``name  value`` line per entry (lists comma-separated).
+
+    Long values wrap under themselves, between words.
+    """
+    if not setup:
+        return "setup: (none recorded)"
+    keys = [str(k).replace("_", " ") for k in setup]
+    pad = max(len(k) for k in keys) + 4
+    lines = ["setup:"]
+    for key, value in zip(keys, setup.values(), strict=True):
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        lines += textwrap.wrap(str(value), width=max(width, pad + 20),
+                               initial_indent=f"  {key:<{pad - 2}}",
+                               subsequent_indent=" " * pad, break_long_words=False,
+                               break_on_hyphens=False) or [f"  {key}"]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the experiment named in ``args``, save ``<out>/<name>.h5`` and ``.png``."""
     import matplotlib
@@ -91,6 +114,6 @@ def run(args: argparse.Namespace) -> int:
     fig.savefig(png, dpi=120)
     plt.close(fig)
     print(result.table())
-    print(f"setup: {result.setup}")
+    print(format_setup(result.setup))
     print(f"wrote {h5} and {png} ({seconds:.1f} s)")
     return 0

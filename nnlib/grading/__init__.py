@@ -17,6 +17,7 @@ import io
 import os
 import signal
 import sys
+import textwrap
 from pathlib import Path
 
 from nnlib.grading.topics import NOTEBOOKS, TOPICS
@@ -66,27 +67,52 @@ class CheckResult:
         """Show nothing in IPython: the summary was printed by :func:`check`."""
 
 
+WIDTH = 88
+"""Lines of check()'s summary are wrapped at this width, between words: JupyterLab breaks
+a longer output line anywhere, even inside a number ("got 0.39" then "3548")."""
+
+
 def _tests(n: int) -> str:
     return f"{n} test" if n == 1 else f"{n} tests"
 
 
-def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, list[str]]:
+def _wrapped(text: str, indent: str, first: str | None = None) -> list[str]:
+    """``text`` in lines of at most :data:`WIDTH` characters, broken only between words.
+
+    ``first`` replaces ``indent`` on the first line. A single word longer than the line
+    (a long path) stays whole rather than being cut.
+    """
+    first = indent if first is None else first
+    return textwrap.wrap(" ".join(text.split()), width=max(WIDTH, len(first) + 20),
+                         initial_indent=first, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
+def _head(topic: str, functions: tuple[str, ...] = ()) -> str:
+    """``check('dense', 'dense_forward')``: the call as it was written."""
+    return f"check({', '.join(repr(a) for a in (topic, *functions))})"
+
+
+def _summarize(topic: str, records: list[dict], shown_file: str,
+               functions: tuple[str, ...] = ()) -> tuple[bool, list[str]]:
     lines = []
+    head = _head(topic, functions)
     passed = sum(r["status"] == "passed" for r in records)
     ok = bool(records) and passed == len(records)
     if ok:
         done = "1 test passed" if len(records) == 1 else f"all {len(records)} tests passed"
-        lines.append(f"check({topic!r}): {done}.")
+        lines.append(f"{head}: {done}.")
         return True, lines
-    lines.append(f"check({topic!r}): {passed} of {_tests(len(records))} passed.")
+    lines.append(f"{head}: {passed} of {_tests(len(records))} passed.")
     messages = {r["message"] for r in records}
     if passed == 0 and len(messages) == 1 and records[0]["status"] not in ("not implemented",
                                                                           "waiting"):
-        lines.append(f"  {messages.pop()}")  # one problem with the whole file
+        lines += _wrapped(messages.pop(), "    ", "  ")  # one problem with the whole file
         return False, lines
     order = {f: i for i, f in enumerate(TOPICS[topic])}
     functions = sorted({r["function"] for r in records}, key=lambda f: order.get(f, 99))
     width = max(len(f) for f in functions)
+    pad = " " * (width + 6)  # continuation lines start under the text of the first
     for function in functions:
         mine = [r for r in records if r["function"] == function]
         failed = [r for r in mine if r["status"] != "passed"]
@@ -95,23 +121,23 @@ def _summarize(topic: str, records: list[dict], shown_file: str) -> tuple[bool, 
         elif all(r["status"] == "not implemented" for r in failed) and len(failed) == len(mine):
             missing = sorted({r["message"].split()[0] for r in failed} - {function})
             if missing:
-                lines.append(f"  {function:<{width}}  waiting for {', '.join(missing)} "
-                             "(not implemented yet)")
+                lines += _wrapped(f"waiting for {', '.join(missing)} (not implemented yet)",
+                                  pad, f"  {function:<{width}}  ")
             else:
-                lines.append(f"  {function:<{width}}  not implemented yet: "
-                             f"write its body in {shown_file}")
+                lines += _wrapped(f"not implemented yet: write its body in {shown_file}",
+                                  pad, f"  {function:<{width}}  ")
         elif all(r["status"] in ("waiting", "not implemented") for r in failed):
             # judged on the cache of a forward that fails its own tests
             needs = sorted({r["message"].split()[2].rstrip(":,") for r in failed
                             if r["status"] == "waiting"} - {function})
             part = "" if len(failed) == len(mine) else f" ({len(failed)} of {_tests(len(mine))})"
-            lines.append(f"  {function:<{width}}  waiting for {', '.join(needs)}, which fails "
-                         f"its tests: fix it first{part}")
+            lines += _wrapped(f"waiting for {', '.join(needs)}, which fails its tests: fix it "
+                              f"first{part}", pad, f"  {function:<{width}}  ")
         else:
             first = min(failed, key=lambda r: r["status"] == "waiting")
-            lines.append(f"  {function:<{width}}  FAILED {len(failed)} of {_tests(len(mine))}; "
-                         f"first: {first['name']}")
-            lines.append(f"  {'':<{width}}    {first['message']}")
+            lines += _wrapped(f"FAILED {len(failed)} of {_tests(len(mine))}; first: "
+                              f"{first['name']}", pad, f"  {function:<{width}}  ")
+            lines += _wrapped(first["message"], pad + "  ", pad)
     return False, lines
 
 
@@ -139,7 +165,7 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
     try:
         import pytest
     except ImportError:
-        print(f"check({topic!r}) needs pytest: run `pip install pytest pytest-timeout` "
+        print(f"{_head(topic, functions)} needs pytest: run `pip install pytest pytest-timeout` "
               "(or `pip install -e \".[dev]\"` in the course folder) and restart the kernel.")
         return False
 
@@ -151,7 +177,7 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
         return False
     unknown = [f for f in functions if f not in TOPICS[topic]]
     if unknown:
-        print(f"check({topic!r}): unknown function(s) {', '.join(map(repr, unknown))}; "
+        print(f"{_head(topic, functions)}: unknown function(s) {', '.join(map(repr, unknown))}; "
               f"{topic} has: {', '.join(TOPICS[topic])}")
         return False
     root = find_root()
@@ -186,17 +212,17 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
             else:
                 os.environ[key] = value
     if code == pytest.ExitCode.INTERRUPTED:
-        print(f"check({topic!r}): interrupted.")
+        print(f"{_head(topic, functions)}: interrupted.")
         return False
     if collector.collect_errors or (not collector.records and code not in (0, 1)):
-        print(f"check({topic!r}): the tests could not run (pytest exit code {int(code)}).")
+        print(f"{_head(topic, functions)}: the tests could not run (pytest exit code {int(code)}).")
         for err in collector.collect_errors[:1]:
             print(err)
         return False
-    ok, lines = _summarize(topic, collector.records, shown_file)
+    ok, lines = _summarize(topic, collector.records, shown_file, functions)
     note = _checked_note(checked, course_root_of(Path.cwd()))
     if note:
-        lines.insert(0, f"check({topic!r}): {note}")
+        lines.insert(0, f"{_head(topic, functions)}: {note}")
     sys.stdout.write("\n".join(lines) + "\n")  # one write: one stored output in a notebook
     sys.stdout.flush()
     return ok
@@ -226,5 +252,5 @@ def check(topic: str, *functions: str) -> CheckResult:
     try:
         return CheckResult(_run_check(topic, functions))
     except (Exception, SystemExit) as e:  # never raise into a notebook
-        print(f"check({topic!r}) could not run: {type(e).__name__}: {e}")
+        print(f"{_head(topic, functions)} could not run: {type(e).__name__}: {e}")
         return CheckResult(False)

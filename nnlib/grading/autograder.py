@@ -118,13 +118,16 @@ PY="${NNLIB_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS/results.json"
 
-# the last resort: a results file that says why nothing could be graded
+# the last resort: a results file that says why nothing could be graded. The detail goes
+# to this script's output and to a test entry of visibility "hidden": Gradescope shows
+# both to instructors only.
 fail() {
-    local why="The autograder could not grade this submission: $1."
-    why="$why Your instructor has been told; nothing here is your fault."
-    printf '{"score": 0.0, "execution_time": 0, "output": "%s",%s\n' "$why" \
-        ' "visibility": "visible", "tests": []}' > "$RESULTS/results.json.tmp" &&
-        mv -f "$RESULTS/results.json.tmp" "$RESULTS/results.json"
+    local why="The autograder could not grade this submission: $1. @@FAILED@@"
+    echo "nnlib autograder: grading failed: $1"
+    printf '{"score": 0.0, "execution_time": 0, "output": "%s",%s%s\n' "$why" \
+        ' "visibility": "visible", "tests": [{"name": "@@FAILNAME@@", "score": 0.0,' \
+        ' "max_score": 0.0, "status": "failed", "visibility": "hidden", "output": "'"$1"'"}]}' \
+        > "$RESULTS/results.json.tmp" && mv -f "$RESULTS/results.json.tmp" "$RESULTS/results.json"
 }
 
 if [ ! -x "$PY" ]; then
@@ -259,7 +262,8 @@ def build_autograder(out: str | os.PathLike[str], timeout: float = DEFAULT_TIMEO
         version = "0.0.0"
     texts = {
         "setup.sh": SETUP_SH,
-        "run_autograder": RUN_AUTOGRADER.replace("@@OPTIONS@@", options),
+        "run_autograder": RUN_AUTOGRADER.replace("@@OPTIONS@@", options).replace(
+            "@@FAILED@@", FAILED).replace("@@FAILNAME@@", FAIL_NAME),
         "requirements.txt": "\n".join(pinned_requirements()) + "\n",
         "pyproject.toml": PYPROJECT.format(version=version),
     }
@@ -275,12 +279,24 @@ def build_autograder(out: str | os.PathLike[str], timeout: float = DEFAULT_TIMEO
 
 
 # ------------------------------------------------------------------ grading, on Gradescope
-def _failure(reason: str) -> dict[str, Any]:
+FAILED = ("This is a problem of the autograder, not of your code. Gradescope shows this "
+          "failed run to your instructor, who can fix the autograder and regrade it.")
+"""What a student reads when grading itself failed (nothing else is claimed: Gradescope lists
+every submission's autograder results, this one's included, to the course staff)."""
+
+FAIL_NAME = "Autograder failure (instructors only)"
+"""The results' test entry of visibility ``hidden`` (never shown to students) with the detail."""
+
+
+def _failure(reason: str, detail: str = "") -> dict[str, Any]:
     if len(reason) > MAX_MESSAGE:
         reason = reason[: MAX_MESSAGE - 3] + "..."
-    return {"score": 0.0, "execution_time": 0, "visibility": "visible", "tests": [],
-            "output": f"The autograder could not grade this submission: {reason}. Your "
-                      "instructor has been told; nothing here is your fault."}
+    detail = (detail or reason)[-20 * MAX_MESSAGE:]
+    print(f"nnlib autograder: grading failed: {detail}", flush=True)  # instructors only
+    return {"score": 0.0, "execution_time": 0, "visibility": "visible",
+            "tests": [{"name": FAIL_NAME, "score": 0.0, "max_score": 0.0, "status": "failed",
+                       "visibility": "hidden", "output": detail}],
+            "output": f"The autograder could not grade this submission: {reason}. {FAILED}"}
 
 
 def _write(doc: dict[str, Any], path: Path) -> None:
@@ -311,13 +327,17 @@ def run(root: str | os.PathLike[str] = "/autograder", timeout: float = DEFAULT_T
             raise FileNotFoundError("no submission folder (nothing was handed in?)")
         result = grade(submission, hidden=True, timeout=timeout, **kwargs)
         doc = gradescope_results(result)
-        protections = getattr(result, "protections", None)
-        if protections and not all(p in doc.get("output", "") for p in protections):
-            doc["output"] = (doc.get("output", "") + "\nProtections in force while grading: "
-                             + ", ".join(protections) + ".").strip()
         doc["execution_time"] = round(time.monotonic() - start)
+        try:  # this output is the instructors' (Gradescope's stdout_visibility: hidden)
+            from nnlib.grading.grader import format_table
+
+            print(format_table(result, width=100, verbose=True), flush=True)
+        except Exception:  # noqa: BLE001 - the results matter more than this log
+            pass
     except BaseException as e:  # the results file must come out, whatever happened
-        doc = _failure(f"{type(e).__name__}: {e}")
+        import traceback
+
+        doc = _failure(f"{type(e).__name__}: {e}", traceback.format_exc())
     _write(doc, root / "results" / "results.json")
     return doc
 

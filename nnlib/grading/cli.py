@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Grade the exercises. The tests run in a trusted judge process; the "
                     "student's code runs in a separate worker process, in a bubblewrap "
                     "sandbox where one can start. Prints a table per exercise, the first "
-                    "failure of each, the protections in force, and ends with "
+                    "failure of each, one line on the protections (--verbose: all of "
+                    "them), and ends with "
                     "'Score: X / Y'. Exit status 0 when grading ran (whatever the score), "
                     "2 for usage or setup errors.")
     g.add_argument("--impl", default="exercises",
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "sub-folder holding them)")
     g.add_argument("--hidden", action="store_true",
                    help="add the hidden tests (instructors; needs tests/hidden)")
+    g.add_argument("--verbose", "-v", action="store_true",
+                   help="list every protection in force while the student's code ran "
+                        "(instructors; the table otherwise names them in one line)")
     g.add_argument("--json", metavar="FILE",
                    help="also write a Gradescope results.json to FILE (written atomically)")
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
@@ -51,6 +55,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--csv", metavar="FILE",
                    help="with --submissions: the grades table to write, one row per "
                         "sub-folder plus a max_points row")
+    g.add_argument("--canvas", metavar="FILE",
+                   help="with --submissions: also write a CSV that Canvas's gradebook imports "
+                        "as it is (Grades, Import): the student columns and one column of "
+                        "total points, one row per graded folder, no other rows; see "
+                        "docs/grading.md")
+    g.add_argument("--roster", metavar="FILE",
+                   help="with --canvas: the students' Canvas columns, from Canvas's gradebook "
+                        "export (matched to folder names by --canvas-id-column) or a CSV "
+                        "with a 'folder' column; without it the folder name is the ID")
+    g.add_argument("--canvas-id-column", default="SIS Login ID",
+                   choices=["SIS Login ID", "SIS User ID", "ID"],
+                   help="with --canvas: the Canvas column that folder names hold (default "
+                        "'SIS Login ID')")
+    g.add_argument("--assignment", default="nnlib exercises", metavar="NAME",
+                   help="with --canvas: the assignment column's header; Canvas creates a new "
+                        "assignment of that name, or fills the existing one written as it "
+                        "exports it, 'Name (id)' (default 'nnlib exercises')")
     g.add_argument("--json-dir", metavar="DIR",
                    help="with --submissions: also write DIR/<student>.json (Gradescope)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -65,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("outdir", nargs="?", help="folder to create (not with --stubs-only)")
     r.add_argument("--stubs-only", action="store_true",
                    help="only regenerate exercises/ from solutions/")
+    r.add_argument("--check", action="store_true",
+                   help="with --stubs-only: write nothing; exit 1 unless exercises/ holds "
+                        "exactly the stubs generated from solutions/ (for CI)")
     r.add_argument("--force", action="store_true", help="replace OUTDIR if it exists")
     r.set_defaults(func=_release)
 
@@ -80,6 +104,7 @@ def _grade(args: argparse.Namespace) -> int:
         format_table,
         grade,
         grade_submissions,
+        read_roster,
         write_json,
     )
     from nnlib.grading.impl import ImplementationError
@@ -93,9 +118,12 @@ def _grade(args: argparse.Namespace) -> int:
             return _usage(f"unknown topic(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(TOPICS)}")
     class_only = [name for name, value in (("--csv", args.csv), ("--json-dir", args.json_dir),
-                                           ("--jobs", args.jobs)) if value is not None]
+                                           ("--jobs", args.jobs), ("--canvas", args.canvas),
+                                           ("--roster", args.roster)) if value is not None]
     if class_only and not args.submissions:
         return _usage(f"{', '.join(class_only)} only work with --submissions DIR")
+    if args.roster and not args.canvas:
+        return _usage("--roster goes with --canvas FILE (the Canvas file to write)")
     if args.submissions and not args.csv:
         return _usage("--submissions needs --csv FILE (the grades table to write)")
     if args.submissions and (args.json or args.topics):
@@ -105,16 +133,21 @@ def _grade(args: argparse.Namespace) -> int:
         return _usage("--timeout must be positive")
     try:
         if args.submissions:
+            roster = read_roster(args.roster, args.canvas_id_column) if args.roster else None
             results = grade_submissions(args.submissions, args.csv, hidden=args.hidden,
                                         timeout=args.timeout, jobs=args.jobs,
                                         json_dir=args.json_dir, sandbox=args.sandbox,
-                                        unisolated=args.unisolated)
+                                        unisolated=args.unisolated,
+                                        canvas=args.canvas, roster=roster,
+                                        assignment=args.assignment,
+                                        id_column=args.canvas_id_column)
             first = next(iter(results.values()))
-            if first.protections:
+            if first.protections:  # the instructor's log: every protection
                 shown = ["an unprivileged uid of its own per submission"
                          if p.startswith("unprivileged uid") else p for p in first.protections]
                 print("Protections: " + "; ".join(shown) + ".")
-            print(f"Graded {len(results)} submissions; grades written to {args.csv}")
+            print(f"Graded {len(results)} submissions; grades written to {args.csv}"
+                  + (f", Canvas import file to {args.canvas}" if args.canvas else ""))
             return 0
         if args.json:
             check_output_path(args.json, "results file")
@@ -122,7 +155,8 @@ def _grade(args: argparse.Namespace) -> int:
                        sandbox=args.sandbox, unisolated=args.unisolated or None)
     except ImplementationError as e:
         return _usage(str(e))
-    print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120)))
+    print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120),
+                       verbose=args.verbose))
     if args.json:
         try:
             write_json(result, args.json)
@@ -133,9 +167,20 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from nnlib.grading.impl import find_root
-    from nnlib.grading.release import ReleaseError, build_release, write_stubs
+    from nnlib.grading.release import ReleaseError, build_release, stubs_status, write_stubs
 
     try:
+        if args.check:
+            if not args.stubs_only:
+                print("nnlib release: --check goes with --stubs-only", file=sys.stderr)
+                return 2
+            problems = stubs_status(find_root() / "exercises")
+            if problems:
+                print("exercises/ is not what `python -m nnlib release --stubs-only` generates "
+                      f"from solutions/: {'; '.join(problems)}")
+                return 1
+            print("exercises/ holds exactly the stubs generated from solutions/")
+            return 0
         if args.stubs_only:
             changed = write_stubs(find_root() / "exercises")
             print(f"exercises/: {len(changed)} file(s) regenerated from solutions/"

@@ -43,7 +43,7 @@ from nnlib.grading.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.topics import TOPICS
 
 __all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results",
-           "write_json", "SandboxRequired", "check_output_path", "collect"]
+           "write_json", "SandboxRequired", "check_output_path", "collect", "protections_line"]
 
 STATUS_ORDER = ("passed", "failed", "waiting", "not implemented")
 BUDGET_PER_TIMEOUT = 30
@@ -400,17 +400,35 @@ def collect(hidden: bool = False, topics: Iterable[str] | None = None) -> list[d
 
 # ------------------------------------------------------------------ output
 def _wrap(text: str, width: int, indent: str) -> list[str]:
+    # between words only: a number or a path is never cut in two
     return textwrap.wrap(" ".join(text.split()), width=max(width, len(indent) + 20),
                          initial_indent=indent, subsequent_indent=" " * len(indent),
-                         break_on_hyphens=False) or [indent]
+                         break_long_words=False, break_on_hyphens=False) or [indent]
 
 
-def format_table(result: Grade, width: int = 100) -> str:
+def protections_line(result: Grade) -> str:
+    """The protections in one short line, for the student's view ("" when none reported).
+
+    The full list (:attr:`Grade.protections`) is for instructors: ``nnlib grade --verbose``,
+    the class run's log, the Gradescope autograder's output.
+    """
+    if not result.protections:
+        return ""
+    text = " ".join(result.protections)
+    if "chroot fallback" in text:
+        return "your code ran sandboxed (a chroot of its own), in a process apart from the grader"
+    if result.sandboxed:
+        return "your code ran sandboxed (bubblewrap), in a process apart from the grader"
+    return "your code ran in a process apart from the grader, without a sandbox"
+
+
+def format_table(result: Grade, width: int = 100, verbose: bool = False) -> str:
     """The per-exercise table, with each exercise's first failure in full.
 
     The first failure is wrapped inside its column (under the table when the terminal is
-    too narrow for a column), never cut. Then any problem with the hand-in, the
-    protections in force and, last, exactly one line ``Score: X / Y``.
+    too narrow for a column), never cut. Then any problem with the hand-in, one line on
+    the protections in force (with ``verbose``, all of them, for instructors) and, last,
+    exactly one line ``Score: X / Y``.
     """
     per = result.by_topic()
     rows = [("exercise", "points", "status", "first failure")]
@@ -438,8 +456,10 @@ def format_table(result: Grade, width: int = 100) -> str:
         lines += _wrap(problem, width, "Problem: ")
     if result.note:
         lines += _wrap(result.note + ".", width, "Note: ")
-    if result.protections:
+    if result.protections and verbose:
         lines += _wrap("; ".join(result.protections) + ".", width, "Protections: ")
+    elif result.protections:
+        lines.append(f"Protections: {protections_line(result)} (--verbose lists them).")
     lines.append(f"Score: {_fmt_points(result.score)} / {_fmt_points(result.max_score)}")
     return "\n".join(lines)
 
@@ -449,7 +469,9 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
 
     Public tests are ``visible``; hidden tests are ``after_published``, so students see
     them (name, score and the curated message, never the test's source) only once the
-    grades are published. The top-level ``output`` says which protections were in force.
+    grades are published. The top-level ``output`` names the protections in one line
+    (:func:`protections_line`); the full list is for instructors (the autograder prints it
+    to its standard output, which Gradescope shows to instructors only).
     """
     tests = []
     numbers: dict[str, int] = {}
@@ -477,7 +499,7 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
     for problem in result.problems:
         output += f"\nProblem: {problem}"
     if result.protections:
-        output += "\nProtections: " + "; ".join(result.protections) + "."
+        output += f"\nProtections: {protections_line(result)}."
     return {
         "score": result.score,
         "execution_time": round(result.seconds),
@@ -528,22 +550,110 @@ def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
     return Grade(records=records, problems=[why])
 
 
+def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
+    """The entries of ``base`` to grade, and ``{name: why it is not graded}`` for the rest.
+
+    Every sub-folder is graded, symbolic links included (they earn 0, saying why); an entry
+    whose name starts with ``.`` (``.git``, ``.ipynb_checkpoints``, a hidden folder) and a
+    plain file are not, and are named with the reason so that nobody vanishes silently.
+    """
+    entries, skipped = [], {}
+    for p in sorted(Path(base).iterdir()):
+        if p.name.startswith("."):
+            what = "folder" if p.is_dir() else "file"
+            skipped[p.name] = (f"a hidden {what} (its name starts with '.'): not graded; "
+                               "rename it to grade it")
+        elif p.is_dir() or p.is_symlink():
+            entries.append(p)
+        else:
+            skipped[p.name] = "a file, not a folder: not graded (one folder per student)"
+    return entries, skipped
+
+
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+"""The student columns of a Canvas gradebook CSV, in the order Canvas exports them."""
+
+
+def read_roster(path: str | os.PathLike[str],
+                id_column: str = "SIS Login ID") -> dict[str, dict[str, str]]:
+    """``{submission folder name: Canvas student columns}`` from a roster CSV.
+
+    The roster is either Canvas's own gradebook export (Grades, Export; its "Points
+    Possible" row is ignored), whose students are matched to folders by ``id_column``, or
+    any CSV with a ``folder`` column and some of :data:`CANVAS_COLUMNS`.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise ImplementationError(f"cannot read the roster {path}: {e.strerror}") from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise ImplementationError(f"the roster {path} is not a CSV file: {e}") from None
+    header = set(rows[0]) if rows else set()
+    key = "folder" if "folder" in header else id_column
+    if key not in header:
+        raise ImplementationError(
+            f"the roster {path} has neither a 'folder' column nor a {id_column!r} column "
+            f"(it has: {', '.join(sorted(header)) or 'no header'})")
+    roster: dict[str, dict[str, str]] = {}
+    for row in rows:
+        name = (row.get(key) or "").strip()
+        if not name or "points possible" in (row.get("Student") or "").lower():
+            continue
+        roster[name] = {c: (row.get(c) or "").strip() for c in CANVAS_COLUMNS}
+    return roster
+
+
+def canvas_rows(results: dict[str, Grade], assignment: str,
+                roster: dict[str, dict[str, str]] | None = None,
+                id_column: str = "SIS Login ID") -> tuple[list[list[str]], dict[str, str]]:
+    """Rows of a Canvas gradebook import (header first) and ``{folder: why left out}``.
+
+    One row per graded folder and nothing else: no points-possible row, no totals. Without
+    a roster the folder name is the student's ``id_column``; with one, the roster's columns
+    are copied, and a folder that is not in the roster is left out (Canvas could not match
+    it) and named.
+    """
+    rows = [[*CANVAS_COLUMNS, assignment]]
+    left_out: dict[str, str] = {}
+    for name, result in results.items():
+        if roster is None:
+            student = dict.fromkeys(CANVAS_COLUMNS, "")
+            student[id_column] = name
+        elif name in roster:
+            student = roster[name]
+        else:
+            left_out[name] = "not in the roster: left out of the Canvas file"
+            continue
+        rows.append([*(safe_cell(student[c]) for c in CANVAS_COLUMNS),
+                     _fmt_points(result.score)])
+    return rows, left_out
+
+
 def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.PathLike[str],
                       hidden: bool = False, timeout: float = DEFAULT_TIMEOUT,
                       jobs: int | None = None, json_dir: str | os.PathLike[str] | None = None,
                       progress: bool = True, sandbox: str = "auto",
-                      unisolated: bool = False) -> dict[str, Grade]:
+                      unisolated: bool = False,
+                      canvas: str | os.PathLike[str] | None = None,
+                      roster: dict[str, dict[str, str]] | None = None,
+                      assignment: str = "nnlib exercises",
+                      id_column: str = "SIS Login ID") -> dict[str, Grade]:
     """Grade every sub-folder of ``submissions`` in parallel and write a grades CSV.
 
     The CSV has one row per submission folder (its name): the points of each exercise and
     the total; a last row ``max_points`` holds the points possible, computed from the tests'
     definitions. With ``json_dir``, a Gradescope ``<student>.json`` is written per student
-    as well. Output paths are checked before anything is graded; every file is written
-    atomically, by this process only. Folders whose names start with ``.`` are skipped.
+    as well; with ``canvas``, a Canvas gradebook import (:func:`canvas_rows`). Output paths
+    are checked before anything is graded; every file is written atomically, by this
+    process only. Entries that are not graded (:func:`list_submissions`) are printed with
+    the reason, as are the folders left out of the Canvas file, when ``progress``.
     ``sandbox`` and ``unisolated`` are as for :func:`grade` (``unisolated`` is never
     implied for a class).
     """
     check_output_path(csv_path, "grades table")
+    if canvas is not None:
+        check_output_path(canvas, "Canvas grades file")
     if json_dir is not None:
         jd = Path(json_dir)
         if jd.exists() and not jd.is_dir():
@@ -553,10 +663,13 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
     base = Path(submissions)
     if not base.is_dir():
         raise GradingSetupError(f"no such submissions folder: {submissions}")
-    entries = sorted(p for p in base.iterdir() if not p.name.startswith(".")
-                     and (p.is_dir() or p.is_symlink()))
+    entries, skipped = list_submissions(base)
     if not entries:
-        raise GradingSetupError(f"no submission folders in {submissions}")
+        raise GradingSetupError(f"no submission folders in {submissions}"
+                                  + "".join(f"; {n}: {why}" for n, why in skipped.items()))
+    if progress:
+        for name, why in skipped.items():
+            print(f"skipped {name}: {why}", flush=True)
     root = find_root()
     files = test_files(root, hidden)
     box = _sandbox(sandbox, unisolated)
@@ -578,8 +691,9 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
             results[name] = result
             if progress:
                 try:
+                    why = f" ({result.problems[0]})" if result.problems else ""
                     print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
-                          f"{_fmt_points(result.max_score)}", flush=True)
+                          f"{_fmt_points(result.max_score)}{why}", flush=True)
                 except BrokenPipeError:  # `... | head`: keep grading, write the results
                     progress = False
                     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -597,6 +711,17 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
                        for t in topics),
                      _fmt_points(sum(c["points"] for c in collected))])
     write_text(csv_path, out.getvalue(), "nnlib grade")
+    if canvas is not None:
+        rows, left_out = canvas_rows(results, assignment, roster, id_column)
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        write_text(canvas, text.getvalue(), "nnlib grade")
+        if progress:
+            for name, why in left_out.items():
+                print(f"{name}: {why}", flush=True)
+            for name in sorted(set(roster or ()) - set(results)):
+                print(f"{name} (roster): no submission folder, so no row in the Canvas file "
+                      "(Canvas keeps the gradebook's current value)", flush=True)
     if json_dir is not None:
         for name, result in results.items():
             write_json(result, Path(json_dir) / f"{name}.json")

@@ -98,6 +98,47 @@ def write_stubs(folder: Path, root: Path | None = None) -> list[str]:
     return changed
 
 
+def stubs_status(folder: Path, root: Path | None = None) -> list[str]:
+    """How ``folder`` differs from the stubs generated from the solutions (empty: it does not).
+
+    Each entry names files: missing ones, extra ones, and ones whose text differs.
+    """
+    expected = stubs(root)
+    actual = {p.name: p.read_text(encoding="utf-8") for p in Path(folder).glob("*.py")}
+    problems = []
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    differ = sorted(n for n in expected if n in actual and actual[n] != expected[n])
+    for what, names in (("missing", missing), ("not generated from solutions/", extra),
+                        ("different from the stub", differ)):
+        if names:
+            problems.append(f"{what}: {', '.join(names)}")
+    return problems
+
+
+def write_stub_course(dest: Path, root: Path | None = None, hidden: bool = False) -> Path:
+    """Write a course folder as a student has it before writing anything; return ``dest``.
+
+    ``dest/exercises`` holds the stubs generated from ``solutions/`` now, and
+    ``dest/tests/public`` (with ``hidden``, ``dest/tests/hidden`` too) a copy of the tests;
+    ``dest/course`` is an empty folder to run from, as a notebook kernel does. The project's
+    own tests and the notebooks' stored outputs use such a folder instead of the
+    repository's working ``exercises/``, which belongs to whoever works through the course
+    in this clone. Point a process at it with ``NNLIB_ROOT=dest`` (or run it inside
+    ``dest``).
+    """
+    root = root or find_root()
+    dest = Path(dest)
+    write_stubs(dest / "exercises", root)
+    for kind in ("public", "hidden") if hidden else ("public",):
+        folder = dest / "tests" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted((root / "tests" / kind).glob("*.py")):
+            shutil.copyfile(path, folder / path.name)
+    (dest / "course").mkdir(exist_ok=True)
+    return dest
+
+
 # --------------------------------------------------------------------------- the release
 RELEASE_PYTEST = """\
 [tool.pytest.ini_options]
@@ -106,8 +147,19 @@ addopts = ["-p", "no:cacheprovider"]
 timeout = 60
 filterwarnings = ["error"]
 """
-"""The release's pytest settings: the public tests only, and no nbval (the notebooks'
-stored outputs come from the reference solutions, so they cannot match the stubs)."""
+"""The release's pytest settings: the public tests only, and no nbval (a student's notebook
+outputs differ from the stored ones as soon as an exercise is written)."""
+
+RELEASE_EXTRAS = """\
+[project.optional-dependencies]
+# JupyterLab and its Python kernel, to work through the notebooks
+dev = [
+@@DEV@@]
+"""
+"""The release's extras: only what a student needs beyond ``pip install -e .``."""
+
+STUDENT_DEV = ("jupyterlab", "ipykernel")
+"""The repository's ``dev`` requirements a student needs (no linter, no nbval, no browser)."""
 
 RELEASE_GITIGNORE = """\
 __pycache__/
@@ -121,46 +173,114 @@ results.json
 COURSE_ASSETS = (".png", ".jpg", ".jpeg", ".svg", ".gif")
 
 
+def _toml_blocks(text: str) -> list[tuple[str, list[str]]]:
+    """``text`` cut before every table header: ``[(header name or "", lines)]``.
+
+    Comment lines right above a header belong to that header's block (they describe it).
+    """
+    blocks: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines(keepends=True):
+        m = re.match(r"^\[([^\]]+)\]\s*$", line)
+        if m:
+            name, previous = m.group(1).strip(), blocks[-1][1]
+            k = len(previous)
+            while k and previous[k - 1].lstrip().startswith("#"):
+                k -= 1
+            moved = previous[k:]
+            del previous[k:]
+            blocks.append((name, [*moved, line]))
+        else:
+            blocks[-1][1].append(line)
+    return blocks
+
+
 def release_pyproject(text: str) -> str:
     """The repository's pyproject.toml for the release.
 
     Its pytest section runs the public tests without nbval. pytest and pytest-timeout are
     already runtime dependencies of nnlib (``check()`` and ``nnlib grade`` need them), so
-    ``pip install -e .`` suffices to grade.
+    ``pip install -e .`` suffices to grade; the ``dev`` extra adds only JupyterLab and its
+    kernel (:data:`STUDENT_DEV`). The instructor's tool settings (ruff) and extras (the
+    browser check) are left out, with the comments that describe them.
     """
-    lines = text.splitlines(keepends=True)
-    try:
-        start = next(i for i, line in enumerate(lines)
-                     if line.strip() == "[tool.pytest.ini_options]")
-    except StopIteration:
-        out = text.rstrip("\n") + "\n\n" + RELEASE_PYTEST
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")),
-                   len(lines))
-        rest = "".join(lines[end:])
-        out = "".join(lines[:start]) + RELEASE_PYTEST + ("\n" + rest if rest else "")
+    out: list[str] = []
+    seen_pytest = False
+    for name, lines in _toml_blocks(text):
+        if name.startswith("tool.") and name != "tool.setuptools" and not name.startswith(
+                ("tool.setuptools.", "tool.pytest")):
+            continue
+        if name == "tool.pytest.ini_options":
+            lines, seen_pytest = [RELEASE_PYTEST], True
+        elif name == "project.optional-dependencies":
+            body = "".join(lines)
+            dev = [req for req in re.findall(r'"([^"]+)"', body)
+                   if re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0] in STUDENT_DEV]
+            lines = [RELEASE_EXTRAS.replace("@@DEV@@", "".join(f'    "{d}",\n' for d in dev))]
+        block = "".join(lines).rstrip("\n")
+        if block:
+            out.append(block + "\n")
+    if not seen_pytest:
+        out.append(RELEASE_PYTEST)
+    result = "\n".join(out)
     try:
         import tomllib
     except ImportError:  # Python 3.10: no validation
-        return out
-    tomllib.loads(out)  # must stay valid
-    return out
+        return result
+    tomllib.loads(result)  # must stay valid
+    return result
+
+
+_PASSED = re.compile(r"\ball \d+ tests passed|(?<!of )\b1 test passed|\b[1-9]\d* of \d+ tests? "
+                     r"passed")
+_STUDENT_CODE = re.compile(r"\b(student_layers|student_function)\(")
+_NOT_WRITTEN = ("not implemented", "write these functions first")
+
+
+def _stored_text(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        text = out.get("text", out.get("data", {}).get("text/plain", ""))
+        parts.append(text if isinstance(text, str) else "".join(text))
+    return "".join(parts)
+
+
+def stored_claims(nb: dict) -> list[str]:
+    """Code cells of notebook ``nb`` whose stored output claims a result of the student's.
+
+    A check cell (one that calls ``check(``) may store only what a student sees before
+    writing the exercise: no test passed. A cell that runs the student's functions
+    (``student_layers(`` or ``student_function(``) may store only that they are not
+    written yet, or nothing. ``scripts/run_notebooks.py`` executes the notebooks against
+    stubs fresh from the solutions, which gives exactly that. Returns one description per
+    offending cell (empty: none).
+    """
+    found = []
+    code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    for i, cell in enumerate(code):
+        source = "".join(cell.get("source", []))
+        text = _stored_text(cell)
+        if re.search(r"\bcheck\(", source) and _PASSED.search(text):
+            found.append(f"code cell {i}: {_PASSED.search(text).group(0)}")
+        elif _STUDENT_CODE.search(source) and text.strip() and not any(
+                w in text for w in _NOT_WRITTEN):
+            found.append(f"code cell {i}: runs the student's functions and shows their results")
+    return found
 
 
 def release_notebook(path: Path) -> str:
-    """A course notebook for students: check cells without the solutions' results.
+    """A course notebook for students, as committed (outputs included).
 
-    The stored outputs come from running against the reference solutions; a check cell's
-    "all tests passed" would tell a student something false about their own stubs, so
-    those cells are released unexecuted. Every other output stays, for reading.
+    The committed outputs were computed against the stubs (see :func:`stored_claims`), so
+    they show a student what running a cell gives before the exercise is written; a
+    notebook whose stored output claims a student's result is refused.
     """
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    for cell in nb.get("cells", []):
-        source = "".join(cell.get("source", []))
-        if cell.get("cell_type") == "code" and re.search(r"\bcheck\(", source):
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    text = path.read_text(encoding="utf-8")
+    claims = stored_claims(json.loads(text))
+    if claims:
+        raise ReleaseError(f"{path.name} stores results the student has not produced "
+                           f"({'; '.join(claims)}): re-execute it with "
+                           "`python scripts/run_notebooks.py`")
+    return text
 
 
 def release_files(root: Path | None = None) -> dict[str, Path | str]:

@@ -103,6 +103,11 @@ def inspect_handin(given: str | os.PathLike[str], topics: Iterable[str] | None =
         else:
             h.files[topic] = h.folder / name
     h.problems += list(h.refused.values())
+    if not h.files and not h.refused:
+        names = [f"{t}.py" for t in (topics or TOPICS)]
+        example = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        h.problems.insert(0, f"no exercise files found in the submission (expected {example} "
+                             "at its top, or in exercises/ inside it)")
     return h
 
 

@@ -1,5 +1,6 @@
 """Fixtures for the grader's own tests."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -44,11 +45,28 @@ def solutions_grade():
     return grade("solutions", hidden=True)
 
 
+@contextlib.contextmanager
+def course_root(folder: Path):
+    """Let ``find_root()`` in this process return ``folder`` for a while."""
+    saved = os.environ.get("NNLIB_ROOT")
+    os.environ["NNLIB_ROOT"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if saved is None:
+            os.environ.pop("NNLIB_ROOT", None)
+        else:
+            os.environ["NNLIB_ROOT"] = saved
+
+
 @pytest.fixture(scope="session")
-def stubs_grade():
+def stubs_grade(stub_course):
+    """The stubs generated from solutions/ graded as `python -m nnlib grade --hidden` would
+    grade exercises/ before a student writes anything."""
     from nnlib.grading.grader import grade
 
-    return grade("exercises", hidden=True)
+    with course_root(stub_course):
+        return grade("exercises", hidden=True)
 
 
 @pytest.fixture(scope="session")

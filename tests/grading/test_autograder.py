@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from nnlib.grading.release import write_stubs
+
 from .conftest import ROOT, clean_env, run
 from .test_hostile import (
     HERE,
@@ -216,9 +218,11 @@ def graded(autograder_zip, tmp_path_factory, request):
     for kind in ("correct", "stub", "hostile"):
         top = tmp_path_factory.mktemp(f"gradescope-{kind}-{token}")
         root = roots[kind] = _unpack(zip_path, top)
-        folder = ROOT / ("solutions" if kind == "correct" else "exercises")
-        for f in folder.glob("*.py"):
-            shutil.copyfile(f, root / "submission" / f.name)
+        if kind == "correct":
+            for f in (ROOT / "solutions").glob("*.py"):
+                shutil.copyfile(f, root / "submission" / f.name)
+        else:  # the stubs as generated from solutions/ now, never the working exercises/
+            write_stubs(root / "submission", ROOT)
     hostile = roots["hostile"]
     values = {"TOKEN": token, "ROOT": str(hostile / "source"), "SUBS": str(hostile),
               "TMP": str(hostile.parent), "CSV": str(hostile / "results" / "results.json"),
@@ -280,10 +284,11 @@ def test_run_autograder_holds_against_a_hostile_submission(graded):
 
 def test_run_autograder_reports_the_protections_in_force(graded):
     doc = _results(graded["roots"]["correct"])
-    assert "protection" in doc["output"].lower() or "sandbox" in doc["output"].lower(), \
-        doc["output"]
+    lines = [line for line in doc["output"].splitlines() if "rotection" in line]
+    assert len(lines) == 1 and "sandbox" in lines[0], doc["output"]  # one line for students
+    assert "rlimit" not in doc["output"] and "uid" not in doc["output"]
     if graded["mode"] == "gradescope":
-        assert "chroot fallback" in doc["output"], doc["output"]
+        assert "chroot" in lines[0], doc["output"]
 
 
 def test_the_grader_run_by_run_autograder_is_the_zips(graded):
@@ -302,11 +307,22 @@ def _broken(zip_path: Path, top: Path, python: str, damage=None) -> dict:
     if damage:
         damage(root)
     proc = _start(root, python)
-    proc.communicate(timeout=300)
+    out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0
     doc = _results(root)
-    assert set(doc) == SCHEMA and doc["score"] == 0 and doc["tests"] == []
+    assert set(doc) == SCHEMA and doc["score"] == 0
     assert doc["output"].startswith("The autograder could not grade this submission: ")
+    # nothing claimed that did not happen: the student is told where the instructor sees it
+    assert "has been told" not in doc["output"]
+    assert "not of your code" in doc["output"] and "shows this failed run to your instructor" \
+        in doc["output"]
+    # the detail is for instructors: a test entry Gradescope never shows students, and the
+    # script's standard output (shown to instructors only)
+    [entry] = doc["tests"]
+    assert entry["visibility"] == "hidden" and entry["max_score"] == 0 and entry["output"]
+    assert entry["name"] == "Autograder failure (instructors only)"
+    text = out.decode() if isinstance(out, bytes) else (out or "")
+    assert "nnlib autograder: grading failed:" in text, text[-2000:]
     return doc
 
 

@@ -84,7 +84,7 @@ def unbiased(tmp_path_factory):
 def test_check_says_the_backward_waits_for_the_failing_forward(unbiased):
     out = _check(unbiased, "batchnorm,batchnorm_backward", "batchnorm")
     lines = out.splitlines()
-    assert lines[0] == "check('batchnorm'): 0 of 1 test passed."
+    assert lines[0] == "check('batchnorm', 'batchnorm_backward'): 0 of 1 test passed."
     assert lines[1] == ("  batchnorm_backward  waiting for batchnorm_forward, which fails its "
                         "tests: fix it first")
     assert "dx: wrong values" not in out and "dx" not in lines[1]
@@ -195,3 +195,24 @@ def test_find_root_prefers_the_working_directory(tmp_path, monkeypatch):
     assert course_root_of(tmp_path) is None
     monkeypatch.chdir(tmp_path)
     assert find_root() == ROOT  # no course folder here: the installed package's
+
+
+def test_long_messages_are_wrapped_between_words_never_inside_a_number():
+    """JupyterLab breaks an overlong output line anywhere ("got 0.39" then "3548"); check()
+    wraps its lines itself, at spaces, so a number is never cut."""
+    from nnlib.grading import WIDTH, _summarize
+
+    numbers = " ".join(f"0.{i}93548{i}" for i in range(40))
+    message = f"batchnorm_forward: each column should have variance 1, got [{numbers}]"
+    records = [{"status": "failed", "function": "batchnorm_forward", "name": "t1",
+                "message": message},
+               {"status": "passed", "function": "batchnorm_forward", "name": "t2",
+                "message": ""}]
+    ok, lines = _summarize("batchnorm", records, "exercises/batchnorm.py",
+                           ("batchnorm_forward",))
+    assert not ok
+    assert lines[0] == "check('batchnorm', 'batchnorm_forward'): 1 of 2 tests passed."
+    assert all(len(line) <= WIDTH for line in lines), lines
+    words = " ".join(lines[2:]).split()
+    assert [w.strip("[]") for w in words if w.strip("[]").startswith("0.")] == numbers.split()
+    assert all(line.startswith(" " * 23) for line in lines[3:])  # under the message

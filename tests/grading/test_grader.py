@@ -9,7 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nnlib.grading.grader import format_table, grade, grade_submissions, gradescope_results
+from nnlib.grading.grader import (
+    Grade,
+    canvas_rows,
+    format_table,
+    grade,
+    grade_submissions,
+    gradescope_results,
+    list_submissions,
+    read_roster,
+    safe_cell,
+)
+from nnlib.grading.impl import ImplementationError
 from nnlib.grading.topics import TOPICS
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
@@ -133,24 +144,26 @@ def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solu
 
 
 @pytest.fixture(scope="module")
-def class_run(tmp_path_factory):
+def class_run(tmp_path_factory, stub_course):
     """A small class: two mutants, the stubs in exercises/, a formula-like name, a dot folder."""
     subs = tmp_path_factory.mktemp("class")
     by_name = {m.name: m for m in MUTANTS}
     write_submission(by_name["dense_db_mean"], subs / "bob")
     write_submission(by_name["adam_no_bias_correction"], subs / "=HYPERLINK(1)")
     (subs / "carol").mkdir()
-    shutil.copytree(ROOT / "exercises", subs / "carol" / "exercises")
+    shutil.copytree(stub_course / "exercises", subs / "carol" / "exercises")
     make_submission(subs / ".hidden")
+    (subs / "notes.txt").write_text("not a submission")
     out = tmp_path_factory.mktemp("out")
     csv_path, json_dir = out / "grades.csv", out / "results"
     results = grade_submissions(subs, csv_path, hidden=True, progress=False,
-                                json_dir=json_dir)
-    return results, csv_path, json_dir
+                                json_dir=json_dir, canvas=out / "canvas.csv",
+                                assignment="HW 3 (4711)")
+    return results, csv_path, json_dir, subs
 
 
 def test_batch_grading_writes_a_grades_table(class_run, solutions_grade):
-    results, csv_path, json_dir = class_run
+    results, csv_path, json_dir, _ = class_run
     with open(csv_path, newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["student", *TOPICS, "total"]
@@ -167,6 +180,54 @@ def test_batch_grading_writes_a_grades_table(class_run, solutions_grade):
     assert 0 < results["bob"].score < solutions_grade.max_score
     assert results["carol"].score == 0 and "exercises/" in results["carol"].note
     assert not any(p.name.endswith(".tmp") for p in csv_path.parent.rglob("*"))
+
+
+def test_every_entry_of_the_class_folder_is_graded_or_named_with_the_reason(class_run):
+    results, _, _, subs = class_run
+    entries, skipped = list_submissions(subs)
+    assert {p.name for p in entries} == set(results)
+    assert set(skipped) == {".hidden", "notes.txt"}
+    assert "starts with '.'" in skipped[".hidden"] and "not graded" in skipped[".hidden"]
+    assert "not a folder" in skipped["notes.txt"]
+
+
+def test_the_canvas_file_is_a_gradebook_import_and_nothing_else(class_run):
+    results, csv_path, _, _ = class_run
+    with open(csv_path.parent / "canvas.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW 3 (4711)"]
+    assert len(rows) == 1 + len(results)  # no points-possible row, no totals
+    by_login = {r[3]: r for r in rows[1:]}
+    assert set(by_login) == {"'=HYPERLINK(1)", "bob", "carol"}
+    for name, result in results.items():
+        row = by_login[safe_cell(name)]
+        assert row[:3] == ["", "", ""] and row[4] == "" and float(row[5]) == result.score
+
+
+def test_a_roster_gives_the_canvas_columns_and_names_who_is_left_out(tmp_path):
+    roster_csv = tmp_path / "export.csv"
+    roster_csv.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,HW 1 (12)\n"
+        "    Points Possible,,,,,10\n"
+        '"Doe, Jane",101,S-1,jdoe,Sec A,7\n'
+        '"Roe, Rick",102,S-2,rroe,Sec A,\n', encoding="utf-8")
+    roster = read_roster(roster_csv)
+    assert set(roster) == {"jdoe", "rroe"}
+    assert roster["jdoe"] == {"Student": "Doe, Jane", "ID": "101", "SIS User ID": "S-1",
+                              "SIS Login ID": "jdoe", "Section": "Sec A"}
+    by_sis = read_roster(roster_csv, id_column="SIS User ID")
+    assert set(by_sis) == {"S-1", "S-2"}
+    rec = {"score": 3.0, "points": 5.0}
+    rows, left_out = canvas_rows({"jdoe": Grade([rec]), "zed": Grade([rec])}, "HW 3", roster)
+    assert rows == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW 3"],
+                    ["Doe, Jane", "101", "S-1", "jdoe", "Sec A", "3"]]
+    assert list(left_out) == ["zed"] and "not in the roster" in left_out["zed"]
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("folder,SIS User ID\nalice-hw,S-9\n", encoding="utf-8")
+    assert read_roster(mapping)["alice-hw"]["SIS User ID"] == "S-9"
+    (tmp_path / "bad.csv").write_text("name,score\nx,1\n", encoding="utf-8")
+    with pytest.raises(ImplementationError, match="neither a 'folder' column nor"):
+        read_roster(tmp_path / "bad.csv")
 
 
 # ------------------------------------------------------------------ crafted bad submission
@@ -257,10 +318,10 @@ print(bool(check("dense", "nope")))
 """
 
 
-def test_check_reports_stubs_as_not_implemented():
-    env = clean_env(NNLIB_IMPL="exercises")
-    first = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course", env=env)
-    again = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course", env=env)
+def test_check_reports_stubs_as_not_implemented(stub_course):
+    env = clean_env()  # inside a course folder, as in a student's notebook: its exercises/
+    first = run(["-c", CHECK_SCRIPT], cwd=stub_course / "course", env=env)
+    again = run(["-c", CHECK_SCRIPT], cwd=stub_course / "course", env=env)
     assert first.returncode == 0 and first.stderr == "", first.stderr
     assert first.stdout == again.stdout  # deterministic
     out = first.stdout
@@ -269,14 +330,15 @@ def test_check_reports_stubs_as_not_implemented():
     assert "dense_backward  waiting for dense_forward (not implemented yet)" in out
     assert "check: unknown topic 'nope'" in out
     assert "unknown function(s) 'nope'" in out
-    assert out.count("False") == 4 and str(ROOT) not in out and "0x" not in out
+    assert out.count("False") == 4 and str(stub_course) not in out and "0x" not in out
 
 
 def test_check_passes_the_solutions():
     out = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course",
               env=clean_env(NNLIB_IMPL="solutions")).stdout
     assert out.splitlines()[:4] == ["check('dense'): all 4 tests passed.", "True",
-                                    "check('dense'): all 2 tests passed.", "True"]
+                                    "check('dense', 'dense_forward'): all 2 tests passed.",
+                                    "True"]
 
 
 EDIT_SCRIPT = """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.grading.release import build_release
+from nnlib.grading.release import build_release, stubs
 from nnlib.grading.topics import TOPICS
 
 from .conftest import ROOT, clean_env, run
@@ -61,9 +61,10 @@ def test_release_leaks_no_solution_and_no_hidden_test(release):
                        for line in text.splitlines()), f"solution marker in {rel}"
         for name in hidden_names | mutants:
             assert name not in text, f"{rel} mentions {name}"
+    generated = stubs(ROOT)  # from solutions/ now, not the working exercises/
     for topic in TOPICS:
         stub = (out / "exercises" / f"{topic}.py").read_text()
-        assert stub == (ROOT / "exercises" / f"{topic}.py").read_text()
+        assert stub == generated[f"{topic}.py"]
         assert stub != (ROOT / "solutions" / f"{topic}.py").read_text()
 
 
@@ -76,6 +77,12 @@ def test_release_pyproject_runs_the_public_tests_without_nbval(release):
     assert not any("nbval" in a for a in pytest_config["addopts"])
     assert pytest_config["filterwarnings"] == ["error"]
     assert config["project"]["name"] == "nnlib"
+    # the student's: no instructor tool settings, no linter, no browser check
+    text = (out / "pyproject.toml").read_text()
+    assert "ruff" not in config.get("tool", {}) and "ruff" not in text
+    extras = config["project"]["optional-dependencies"]
+    assert set(extras) == {"dev"} and any(d.startswith("jupyterlab") for d in extras["dev"])
+    assert "browser" not in text
     deps = " ".join(config["project"]["dependencies"])
     assert "pytest>=" in deps and "pytest-timeout" in deps  # `pip install -e .` can grade
     assert "Submitting" in (out / "README.md").read_text()
@@ -114,21 +121,49 @@ def test_release_refuses_to_overwrite(tmp_path):
         build_release(ROOT, force=True)
 
 
-def test_release_notebooks_keep_outputs_but_not_the_solutions_check_results(release):
+def test_release_notebooks_are_the_committed_ones_and_claim_nothing_for_the_student(release):
+    """The committed outputs were computed against fresh stubs, so they ship as they are:
+    every check cell says what a student sees before writing the exercise."""
     import json
 
+    from nnlib.grading.release import stored_claims
+
     out, _ = release
-    checked = 0
+    checks = 0
     for nb_path in sorted((out / "course").glob("*.ipynb")):
+        assert nb_path.read_bytes() == (ROOT / "course" / nb_path.name).read_bytes()
         nb = json.loads(nb_path.read_text())
-        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-        checks = [c for c in code if re.search(r"\bcheck\(", "".join(c["source"]))]
-        for cell in checks:
-            assert cell["outputs"] == [] and cell["execution_count"] is None, nb_path.name
-        checked += len(checks)
-        others = [c for c in code if c not in checks and c["outputs"]]
-        original = json.loads((ROOT / "course" / nb_path.name).read_text())
-        assert len(others) == sum(
-            1 for c in original["cells"] if c["cell_type"] == "code" and c["outputs"]
-            and not re.search(r"\bcheck\(", "".join(c["source"]))), nb_path.name
-    assert checked >= 10, "the course notebooks should hold check cells"
+        assert stored_claims(nb) == [], nb_path.name
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and re.search(r"\bcheck\(", source):
+                text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+                assert re.search(r"\): 0 of \d+ tests? passed\.", text), (nb_path.name, text)
+                checks += 1
+    assert checks >= 10, "the course notebooks should hold check cells"
+
+
+def test_a_notebook_that_claims_a_students_result_is_not_released(tmp_path):
+    import json
+
+    from nnlib.grading.release import ReleaseError, release_notebook, stored_claims
+
+    def nb(source, text):
+        return {"cells": [{"cell_type": "code", "source": source, "metadata": {},
+                           "execution_count": 1,
+                           "outputs": [{"output_type": "stream", "name": "stdout",
+                                        "text": text}]}]}
+
+    passed = nb("check('dense')", "check('dense'): all 4 tests passed.\n")
+    payoff = nb("mine = student_layers()\nprint(...)", "your layers: test accuracy 0.983\n")
+    fine = nb("check('dense')", "check('dense'): 0 of 1 test passed.\n  dense_forward  "
+              "not implemented yet\n")
+    report = nb("mine = student_layers()", "To train with your own layers, write these "
+                "functions first:\n")
+    assert stored_claims(passed) == ["code cell 0: all 4 tests passed"]
+    assert len(stored_claims(payoff)) == 1 and stored_claims(fine) == stored_claims(report) == []
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(payoff))
+    with pytest.raises(ReleaseError, match="x.ipynb stores results the student has not "
+                                           "produced .*run_notebooks.py"):
+        release_notebook(path)

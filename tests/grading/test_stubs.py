@@ -1,24 +1,36 @@
-"""The stubs in exercises/ are generated from solutions/ and hold no solution code."""
+"""The stubs generated from solutions/ hold no solution code, and the committed exercises/
+are those stubs (checked in CI only: in a clone, exercises/ is the student's)."""
 
 import ast
+import os
 
 import pytest
 
 from nnlib.grading.impl import ImplementationError, forbidden_imports, load_topic
-from nnlib.grading.release import ReleaseError, make_stub, stubs
+from nnlib.grading.release import ReleaseError, make_stub
 from nnlib.grading.topics import TOPICS
 
 from .conftest import ROOT
 
+SYNC_CHECK = "NNLIB_CHECK_EXERCISES"
 
-def test_exercises_are_up_to_date_with_solutions():
-    expected = stubs(ROOT)
-    actual = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "exercises").glob("*.py")}
-    assert set(actual) == set(expected), (
-        f"exercises/ holds {sorted(actual)}, solutions/ generates {sorted(expected)}")
-    stale = [name for name in expected if actual[name] != expected[name]]
-    assert not stale, (f"exercises/{', '.join(stale)} out of date with solutions/: run "
-                       "`python -m nnlib release --stubs-only`")
+
+@pytest.mark.skipif(
+    not (os.environ.get("CI") or os.environ.get(SYNC_CHECK)),
+    reason=f"exercises/ is the working copy of whoever does the course in this clone; the "
+           f"check that it holds exactly the stubs generated from solutions/ runs in CI "
+           f"(CI set) or with {SYNC_CHECK}=1, or run `python -m nnlib release --stubs-only "
+           f"--check`")
+def test_exercises_are_the_stubs_generated_from_solutions():
+    """For instructors and CI: the committed exercises/ must be the untouched stubs."""
+    from nnlib.grading.release import stubs_status
+
+    problems = stubs_status(ROOT / "exercises", ROOT)
+    assert not problems, (
+        "exercises/ is not what `python -m nnlib release --stubs-only` generates from "
+        f"solutions/: {'; '.join(problems)}. Instructors: run that command and commit "
+        "exercises/. Working through the course in this clone? This check is not for you: "
+        f"it runs only when CI or {SYNC_CHECK} is set.")
 
 
 def _functions(path):
@@ -27,8 +39,8 @@ def _functions(path):
 
 
 @pytest.mark.parametrize("topic", list(TOPICS))
-def test_every_exercise_function_is_a_stub(topic):
-    path = ROOT / "exercises" / f"{topic}.py"
+def test_every_exercise_function_is_a_stub(topic, stub_course):
+    path = stub_course / "exercises" / f"{topic}.py"
     funcs = _functions(path)
     assert set(TOPICS[topic]) <= set(funcs), f"{path.name} lacks {set(TOPICS[topic]) - set(funcs)}"
     for name, node in funcs.items():
@@ -44,12 +56,12 @@ def test_every_exercise_function_is_a_stub(topic):
 
 
 @pytest.mark.parametrize("topic", list(TOPICS))
-def test_solutions_match_the_stub_signatures_and_use_numpy_only(topic):
+def test_solutions_match_the_stub_signatures_and_use_numpy_only(topic, stub_course):
     sol = ROOT / "solutions" / f"{topic}.py"
     assert forbidden_imports(sol) == [], f"solutions/{topic}.py imports nnlib"
     text = sol.read_text(encoding="utf-8")
     assert text.count("# BEGIN SOLUTION") == len(TOPICS[topic]) == text.count("# END SOLUTION")
-    s_funcs, e_funcs = _functions(sol), _functions(ROOT / "exercises" / f"{topic}.py")
+    s_funcs, e_funcs = _functions(sol), _functions(stub_course / "exercises" / f"{topic}.py")
     for name in TOPICS[topic]:
         assert ast.dump(s_funcs[name].args) == ast.dump(e_funcs[name].args)
 
@@ -102,3 +114,38 @@ def test_load_topic_is_fresh_and_reports_missing_files(tmp_path):
     assert load_topic("adam", tmp_path).adam_update() == 2
     with pytest.raises(ImplementationError, match="not found"):
         load_topic("dense", tmp_path)
+
+
+def test_stubs_status_names_what_differs(tmp_path):
+    from nnlib.grading.release import stubs_status, write_stubs
+
+    folder = tmp_path / "exercises"
+    write_stubs(folder, ROOT)
+    assert stubs_status(folder, ROOT) == []
+    (folder / "dense.py").write_text("def dense_forward(x, W, b):\n    return x @ W.T + b\n")
+    (folder / "adam.py").unlink()
+    (folder / "notes.py").write_text("")
+    assert stubs_status(folder, ROOT) == ["missing: adam.py",
+                                          "not generated from solutions/: notes.py",
+                                          "different from the stub: dense.py"]
+
+
+def test_the_stubs_check_command_says_what_it_checks(tmp_path):
+    from .conftest import clean_env, run
+
+    root = tmp_path / "course"
+    for sub in ("solutions", "tests/public"):
+        (root / sub).mkdir(parents=True)
+    for f in (ROOT / "solutions").glob("*.py"):
+        (root / "solutions" / f.name).write_text(f.read_text())
+    ok = run(["-m", "nnlib", "release", "--stubs-only"], env=clean_env(NNLIB_ROOT=str(root)))
+    assert ok.returncode == 0, ok.stderr
+    check = ["-m", "nnlib", "release", "--stubs-only", "--check"]
+    proc = run(check, env=clean_env(NNLIB_ROOT=str(root)))
+    assert proc.returncode == 0 and "holds exactly the stubs" in proc.stdout
+    (root / "exercises" / "dense.py").write_text("# my work\n")
+    proc = run(check, env=clean_env(NNLIB_ROOT=str(root)))
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == ("exercises/ is not what `python -m nnlib release "
+                                   "--stubs-only` generates from solutions/: different from "
+                                   "the stub: dense.py")

@@ -28,6 +28,13 @@ def _patched(tmp_path, topic, old, new, name="me"):
     return folder
 
 
+@pytest.fixture
+def in_stub_course(monkeypatch, stub_course):
+    """Run as inside a student's course folder whose exercises/ are the fresh stubs."""
+    monkeypatch.setenv("NNLIB_ROOT", str(stub_course))
+    return stub_course
+
+
 @pytest.fixture(scope="module")
 def solutions():
     return student_layers("solutions")
@@ -191,9 +198,9 @@ def _every_needed():
     return list(dict.fromkeys(order))
 
 
-def test_the_stubs_miss_every_function_and_say_where():
+def test_the_stubs_miss_every_function_and_say_where(in_stub_course):
     stubs = student_layers("exercises")
-    assert isinstance(stubs, StudentLayers) and stubs.source == ROOT / "exercises"
+    assert isinstance(stubs, StudentLayers) and stubs.source == in_stub_course / "exercises"
     expected = {f"{f} (exercises/{topic_of(f)}.py)" for f in _every_needed()}
     assert set(stubs.missing) == expected and len(stubs.missing) == len(expected) == 19
     assert stubs.problems == []
@@ -225,7 +232,7 @@ def test_the_stubs_miss_every_function_and_say_where():
     (lambda ns: ns.mse_loss(np.zeros(2), np.zeros(2)),
      "mse_loss is not implemented yet: write it in exercises/losses.py"),
 ])
-def test_using_a_stub_raises_an_error_that_names_it(build, words):
+def test_using_a_stub_raises_an_error_that_names_it(build, words, in_stub_course):
     stubs = student_layers("exercises")
     with pytest.raises(ExerciseNotImplementedError) as info:
         build(stubs)
@@ -289,7 +296,7 @@ def test_student_function_and_student_layers_reread_the_file(tmp_path):
     np.testing.assert_array_equal(old.forward(x), np.full((2, 4), 3.0))
 
 
-def test_student_function_of_a_stub_and_bad_names():
+def test_student_function_of_a_stub_and_bad_names(in_stub_course):
     stub = student_function("dense", "dense_forward", impl="exercises")
     with pytest.raises(ExerciseNotImplementedError, match=r"^dense_forward is not implemented "
                                                           r"yet: write it in exercises/dense.py$"):
@@ -297,7 +304,7 @@ def test_student_function_of_a_stub_and_bad_names():
     with pytest.raises(ValueError, match="unknown topic 'dens'"):
         student_function("dens", "dense_forward")
     with pytest.raises(ValueError, match="has no function 'dense_fwd'"):
-        student_function("dense", "dense_fwd", impl="solutions")
+        student_function("dense", "dense_fwd", impl=ROOT / "solutions")
 
 
 def test_the_default_implementation_follows_nnlib_impl(monkeypatch, tmp_path):
@@ -313,7 +320,7 @@ def test_the_default_implementation_follows_nnlib_impl(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------ save and load
-def test_save_and_load_round_trip(tmp_path, solutions, digits):
+def test_save_and_load_round_trip(tmp_path, solutions, digits, monkeypatch, stub_course):
     rng = np.random.default_rng(15)
     model = nnlib.Sequential([solutions.Dense(64, 16, rng=rng), solutions.BatchNorm(16),
                               solutions.Tanh(), solutions.Dropout(0.1, rng=rng),
@@ -334,6 +341,7 @@ def test_save_and_load_round_trip(tmp_path, solutions, digits):
     assert [type(layer) for layer in again] == [type(layer) for layer in model]
     assert not again.training and repr(again) == repr(model)
     np.testing.assert_array_equal(again.forward(Xte), expected)
+    monkeypatch.setenv("NNLIB_ROOT", str(stub_course))
     with pytest.raises(ExerciseNotImplementedError, match="exercises/dense.py"):
         student_layers("exercises").load(path, rng=np.random.default_rng(0))
 
