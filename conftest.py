@@ -8,7 +8,7 @@ project checks depends on it:
   ``tests/public`` and ``tests/hidden`` (see ``testpaths`` in pyproject.toml); the grader's
   tests run every one of them against the reference solutions and the stubs instead.
 - the project's own tests use ``stub_course``: a course folder whose ``exercises/`` is
-  generated from ``solutions/`` afresh (:func:`nnlib.grading.release.write_stub_course`).
+  generated from ``solutions/`` afresh (:func:`nnlib.course.release.write_stub_course`).
 - the notebooks' kernels (nbval) run against such a folder too, as
   ``scripts/run_notebooks.py`` does: their stored outputs are what a student sees before
   writing any exercise.
@@ -38,7 +38,7 @@ _STUB_COURSE: list[Path] = []
 
 def notebook_stub_env() -> dict[str, str]:
     """``NNLIB_ROOT`` and ``NNLIB_IMPL`` for a notebook kernel: fresh stubs, this process."""
-    from nnlib.grading.release import write_stub_course
+    from nnlib.course.release import write_stub_course
 
     if not _STUB_COURSE:
         tmp = Path(tempfile.mkdtemp(prefix="nnlib-notebook-stubs-"))
@@ -74,7 +74,7 @@ def stub_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Its exercises/ are the stubs generated from solutions/ now, never this clone's
     working exercises/.
     """
-    from nnlib.grading.release import write_stub_course
+    from nnlib.course.release import write_stub_course
 
     return write_stub_course(tmp_path_factory.mktemp("stub-course") / "course", ROOT,
                              hidden=True)

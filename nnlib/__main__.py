@@ -18,9 +18,8 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser; each subsystem registers its own sub-command."""
     from nnlib.experiments import cli as experiments_cli
-    from nnlib.grading import autograder
-    from nnlib.grading import cli as grading_cli
-
+    from nnlib.grading.grader import autograder
+    from nnlib.grading.grader import cli as grading_cli
     parser = argparse.ArgumentParser(prog="nnlib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     grading_cli.register(sub)

@@ -70,7 +70,7 @@ def as_saved(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def stub_env(folder: Path) -> dict[str, str]:
     """Write a course folder with fresh stubs into ``folder``; the kernel's NNLIB_* for it."""
     sys.path.insert(0, str(ROOT))
-    from nnlib.grading.release import write_stub_course
+    from nnlib.course.release import write_stub_course
 
     dest = write_stub_course(folder / "course", ROOT)
     return {"NNLIB_ROOT": str(dest), "NNLIB_IMPL": str(dest / "exercises")}

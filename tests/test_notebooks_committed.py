@@ -120,7 +120,7 @@ def test_widget_outputs_are_stored_as_a_sentence_only():
 def test_stored_outputs_claim_nothing_the_student_has_not_produced():
     """Check cells and the cells that train with the student's layers store what a student
     sees before writing the exercise (scripts/run_notebooks.py runs them on fresh stubs)."""
-    from nnlib.grading.release import stored_claims
+    from nnlib.course.release import stored_claims
 
     checks = payoffs = 0
     for path in NOTEBOOKS:

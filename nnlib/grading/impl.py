@@ -241,7 +241,7 @@ class LocalFunction:
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from nnlib.grading.feedback import (
+        from nnlib.grading.judge.feedback import (
             StudentError,
             exception_message,
             named_arguments,

@@ -40,7 +40,7 @@ def make_submission(dest: Path, overlay: Path | None = None, suffix: str = ".py"
 
 @pytest.fixture(scope="session")
 def solutions_grade():
-    from nnlib.grading.grader import grade
+    from nnlib.grading.grader.grade import grade
 
     return grade("solutions", hidden=True)
 
@@ -63,7 +63,7 @@ def course_root(folder: Path):
 def stubs_grade(stub_course):
     """The stubs generated from solutions/ graded as `python -m nnlib grade --hidden` would
     grade exercises/ before a student writes anything."""
-    from nnlib.grading.grader import grade
+    from nnlib.grading.grader.grade import grade
 
     with course_root(stub_course):
         return grade("exercises", hidden=True)
@@ -72,7 +72,7 @@ def stubs_grade(stub_course):
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):
     """The student release, built once per test process: ``(folder, files)``."""
-    from nnlib.grading.release import build_release
+    from nnlib.course.release import build_release
 
     out = tmp_path_factory.mktemp("release") / "course-release"
     files = build_release(out)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.grading.release import write_stubs
+from nnlib.course.release import write_stubs
 
 from .conftest import ROOT, clean_env, run
 from .test_hostile import (
@@ -57,7 +57,7 @@ def test_the_command_builds_a_zip_with_the_scripts_at_its_root(autograder_zip):
     assert "upload it as a Gradescope zip autograder" in proc.stdout
     names = _names(out)
     for name in ("setup.sh", "run_autograder", "requirements.txt", "pyproject.toml",
-                 "nnlib/__init__.py", "nnlib/grading/grader.py", "nnlib/data/digits.h5",
+                 "nnlib/__init__.py", "nnlib/grading/grader/grade.py", "nnlib/data/digits.h5",
                  "tests/public/conftest.py", "tests/hidden/conftest.py"):
         assert name in names, name
     with zipfile.ZipFile(out) as z:
@@ -132,7 +132,7 @@ def test_requirements_pin_this_environment_and_only_what_the_grader_needs(autogr
     # and the grader, grading, loads nothing from outside the pins (the standard library and
     # nnlib aside)
     script = ("import sys, json, importlib.metadata as md\n"
-              "from nnlib.grading.grader import grade\n"
+              "from nnlib.grading.grader.grade import grade\n"
               "grade('solutions', hidden=True, topics=['dense'])\n"
               "dists = md.packages_distributions()\n"
               "tops = {m.split('.')[0] for m in sys.modules} - {'_distutils_hack'}\n"
@@ -161,7 +161,7 @@ def test_setup_sh_installs_the_pinned_venv_under_the_autograder_root(autograder_
     assert setup.index("requirements.txt") < setup.index("--no-deps") < setup.index("chmod")
     assert "set -euo pipefail" in setup  # a failed step fails the image build, loudly
     assert 'PY="${NNLIB_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"' in runner
-    assert "--timeout 5" in runner and "-m nnlib.grading.autograder run" in runner
+    assert "--timeout 5" in runner and "-m nnlib.grading.grader.autograder run" in runner
 
 
 # ------------------------------------------------------------------ run_autograder

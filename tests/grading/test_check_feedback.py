@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlib.grading.grader import format_table, grade
+from nnlib.course.release import build_release
+from nnlib.grading.grader.grade import format_table, grade
 from nnlib.grading.impl import course_root_of, find_root
-from nnlib.grading.release import build_release
-from nnlib.grading.testing import Waiting, forward_for_backward
+from nnlib.grading.judge.testing import Waiting, forward_for_backward
 
 from .conftest import ROOT, clean_env, run
 from .mutants import MUTANTS, write_submission
@@ -201,7 +201,6 @@ def test_long_messages_are_wrapped_between_words_never_inside_a_number():
     """JupyterLab breaks an overlong output line anywhere ("got 0.39" then "3548"); check()
     wraps its lines itself, at spaces, so a number is never cut."""
     from nnlib.grading import WIDTH, _summarize
-
     numbers = " ".join(f"0.{i}93548{i}" for i in range(40))
     message = f"batchnorm_forward: each column should have variance 1, got [{numbers}]"
     records = [{"status": "failed", "function": "batchnorm_forward", "name": "t1",

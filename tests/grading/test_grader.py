@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nnlib.grading.grader import (
+from nnlib.grading.grader.grade import (
     Grade,
     canvas_rows,
     format_table,
@@ -364,14 +364,13 @@ def test_check_uses_the_edited_file_in_the_same_process(tmp_path):
 
 def test_check_result_is_truthy_and_shows_nothing_in_a_notebook():
     from nnlib.grading import CheckResult
-
     assert CheckResult(True) and not CheckResult(False)
     assert CheckResult(True) == True and CheckResult(False) == False  # noqa: E712
     assert CheckResult(True)._ipython_display_() is None  # IPython shows nothing below the summary
 
 
 def test_the_table_wraps_a_long_message_instead_of_cutting_it():
-    from nnlib.grading.grader import Grade
+    from nnlib.grading.grader.grade import Grade
 
     message = ("batchnorm_forward with gamma=1, beta=0: each column should have variance 1 "
                "(normalize over the batch axis 0, with the biased variance), got [0.75 0.75]")

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.grading.release import stubs
+from nnlib.course.release import stubs
 
 from .conftest import ROOT, clean_env
 

@@ -15,9 +15,8 @@ import uuid
 
 import pytest
 
-from nnlib.grading import isolation, jail
-from nnlib.grading import sandbox as sandboxing
-from nnlib.grading.grader import (
+from nnlib.grading.grader import isolation
+from nnlib.grading.grader.grade import (
     SandboxRequired,
     check_output_path,
     grade,
@@ -25,6 +24,8 @@ from nnlib.grading.grader import (
     safe_cell,
 )
 from nnlib.grading.impl import ImplementationError
+from nnlib.grading.judge import jail
+from nnlib.grading.judge import sandbox as sandboxing
 
 from .conftest import ROOT, clean_env, make_submission, run
 
@@ -366,9 +367,9 @@ def test_require_sandbox_grades_only_in_the_sandbox(tmp_path):
 
 SHAPES = """
 import pathlib, sys
-import nnlib.grading.plugin
+import nnlib.grading.judge.plugin
 from nnlib.grading import check
-nnlib.grading.plugin.DEFAULT_TIMEOUT = 1.0  # check()'s per-call limit, shortened for the test
+nnlib.grading.judge.plugin.DEFAULT_TIMEOUT = 1.0  # check()'s per-call limit, shortened for the test
 folder, log = pathlib.Path(sys.argv[1]), sys.argv[2]
 src = (folder / "dense.py").read_text()
 (folder / "dense.py").write_text(src.replace("return x @ W.T", "return x @ W", 1))

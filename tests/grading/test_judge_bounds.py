@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from nnlib.grading.grader import grade
+from nnlib.grading.grader.grade import grade
 from nnlib.grading.impl import forbidden_imports
 from nnlib.grading.judge import remote as judge
 from nnlib.grading.sandboxed import protocol

@@ -2,8 +2,9 @@
 
 - ``nnlib/grading/sandboxed/`` runs inside the sandbox: the standard library, numpy and
   its sibling modules only, never ``nnlib``;
-- ``nnlib/grading/judge/`` is the judge process: it never imports the in-process
-  self-check (``nnlib.grading.__init__``'s ``check``) nor the grading process's modules;
+- ``nnlib/grading/judge/`` is the judge process: it never imports the grading process
+  (``grader/``), the self-check (``selfcheck/``) or the course side (``nnlib/course``);
+- ``nnlib/grading/grader/`` is the grading process: no pytest and no self-check;
 - no import cycles inside ``nnlib.grading``, counting imports inside functions too.
 """
 
@@ -79,15 +80,29 @@ def test_the_sandboxed_code_imports_only_the_standard_library_numpy_and_its_sibl
                 or top in siblings, f"{path.relative_to(ROOT)} imports {name}"
 
 
-def test_the_judge_never_imports_the_self_check_or_the_grading_process():
-    grading_process = {"nnlib.grading.grader", "nnlib.grading.cli",
-                       "nnlib.grading.autograder", "nnlib.grading.isolation",
-                       "nnlib.grading.release", "nnlib.grading.student"}
+def test_the_judge_never_imports_the_grading_process_or_the_self_check():
     for path in sorted((GRADING / "judge").glob("*.py")):
         for name in _imports(path):
-            assert name not in grading_process, f"{path.relative_to(ROOT)} imports {name}"
+            assert not name.startswith(("nnlib.grading.grader", "nnlib.grading.selfcheck",
+                                        "nnlib.course")), f"{path.relative_to(ROOT)} imports {name}"
             assert name not in ("nnlib.grading.check", "nnlib.grading.CheckResult"), \
                 f"{path.relative_to(ROOT)} imports the self-check ({name})"
+
+
+def test_the_grading_process_never_imports_the_self_check_nor_runs_tests_itself():
+    for path in sorted((GRADING / "grader").glob("*.py")):
+        for name in _imports(path):
+            assert not name.startswith("nnlib.grading.selfcheck") and name not in (
+                "nnlib.grading.check", "nnlib.grading.CheckResult"), \
+                f"{path.relative_to(ROOT)} imports the self-check ({name})"
+            assert name.split(".")[0] != "pytest", f"{path.relative_to(ROOT)} imports pytest"
+
+
+def test_the_folders_name_the_trust_boundary():
+    folders = {p.name for p in GRADING.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == {"sandboxed", "judge", "grader", "selfcheck"}
+    loose = {p.name for p in GRADING.glob("*.py")}
+    assert loose == {"__init__.py", "impl.py", "topics.py"}, loose
 
 
 def test_no_import_cycles_in_the_grading_package():

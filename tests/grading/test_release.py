@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlib.grading.release import build_release, stubs
+from nnlib.course.release import build_release, stubs
 from nnlib.grading.topics import TOPICS
 
 from .conftest import ROOT, clean_env, run
@@ -40,7 +40,7 @@ def test_release_holds_only_the_allowlist(release):
         assert f"exercises/{topic}.py" in files and f"tests/public/test_{topic}.py" in files
     for nb in (ROOT / "course").glob("*.ipynb"):
         assert f"course/{nb.name}" in files
-    assert "nnlib/data/digits.h5" in files and "nnlib/grading/grader.py" in files
+    assert "nnlib/data/digits.h5" in files and "nnlib/grading/grader/grade.py" in files
     for absent in ("solutions", "tests/hidden", "tests/grading", "docs", "scripts", ".ci",
                    "conftest.py", "benchmarks"):
         assert not (out / absent).exists(), f"{absent} leaked into the release"
@@ -111,7 +111,7 @@ def test_pytest_in_the_release_runs_the_public_tests(release):
 
 
 def test_release_refuses_to_overwrite(tmp_path):
-    from nnlib.grading.release import ReleaseError
+    from nnlib.course.release import ReleaseError
 
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")
@@ -126,7 +126,7 @@ def test_release_notebooks_are_the_committed_ones_and_claim_nothing_for_the_stud
     every check cell says what a student sees before writing the exercise."""
     import json
 
-    from nnlib.grading.release import stored_claims
+    from nnlib.course.release import stored_claims
 
     out, _ = release
     checks = 0
@@ -146,7 +146,7 @@ def test_release_notebooks_are_the_committed_ones_and_claim_nothing_for_the_stud
 def test_a_notebook_that_claims_a_students_result_is_not_released(tmp_path):
     import json
 
-    from nnlib.grading.release import ReleaseError, release_notebook, stored_claims
+    from nnlib.course.release import ReleaseError, release_notebook, stored_claims
 
     def nb(source, text):
         return {"cells": [{"cell_type": "code", "source": source, "metadata": {},

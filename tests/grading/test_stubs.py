@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from nnlib.course.release import ReleaseError, make_stub
 from nnlib.grading.impl import ImplementationError, forbidden_imports, load_topic
-from nnlib.grading.release import ReleaseError, make_stub
 from nnlib.grading.topics import TOPICS
 
 from .conftest import ROOT
@@ -23,7 +23,7 @@ SYNC_CHECK = "NNLIB_CHECK_EXERCISES"
            f"--check`")
 def test_exercises_are_the_stubs_generated_from_solutions():
     """For instructors and CI: the committed exercises/ must be the untouched stubs."""
-    from nnlib.grading.release import stubs_status
+    from nnlib.course.release import stubs_status
 
     problems = stubs_status(ROOT / "exercises", ROOT)
     assert not problems, (
@@ -117,7 +117,7 @@ def test_load_topic_is_fresh_and_reports_missing_files(tmp_path):
 
 
 def test_stubs_status_names_what_differs(tmp_path):
-    from nnlib.grading.release import stubs_status, write_stubs
+    from nnlib.course.release import stubs_status, write_stubs
 
     folder = tmp_path / "exercises"
     write_stubs(folder, ROOT)

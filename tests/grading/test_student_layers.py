@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import nnlib
+from nnlib.course.student_layers import LAYERS, LOSSES, REQUIRES
 from nnlib.grading import (
     ExerciseNotImplementedError,
     StudentLayers,
     student_function,
     student_layers,
 )
-from nnlib.grading.student import LAYERS, LOSSES, REQUIRES
 from nnlib.grading.topics import topic_of
 
 from .conftest import ROOT, make_submission
@@ -60,7 +60,7 @@ def _train(ns, loss, digits, seed, epochs=15):
 def test_solutions_train_the_digits_network_like_nnlib(solutions, digits):
     for seed in (1, 2):
         model, mine, acc = _train(solutions, solutions.softmax_cross_entropy, digits, seed)
-        assert all(type(layer).__module__ == "nnlib.grading.student" for layer in model)
+        assert all(type(layer).__module__ == "nnlib.course.student_layers" for layer in model)
         _, ref, ref_acc = _train(nnlib, "softmax_cross_entropy", digits, seed)
         assert acc >= 0.95, f"seed {seed}: test accuracy {acc:.3f}"
         assert abs(acc - ref_acc) <= 0.02, (acc, ref_acc)
@@ -354,7 +354,7 @@ def test_student_layers_use_no_private_part_of_nnlibs_layers():
     import ast
     from pathlib import Path
 
-    import nnlib.grading.student as student
+    import nnlib.course.student_layers as student
 
     lib = Path(nnlib.__file__).parent
     private = set()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import call
+from nnlib.grading.judge.testing import call
 
 from .conftest import ROOT
 

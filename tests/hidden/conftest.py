@@ -1,3 +1,3 @@
 """Hidden exercise tests (instructors only); implementation from ``NNLIB_IMPL``."""
 
-from nnlib.grading.testing import impl, pytest_configure  # noqa: F401
+from nnlib.grading.judge.testing import impl, pytest_configure  # noqa: F401

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlib.functional as F
-from nnlib.grading.testing import (
+from nnlib.grading.judge.testing import (
     assert_close,
     call,
     expect_tuple,

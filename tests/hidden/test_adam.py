@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlib
-from nnlib.grading.testing import assert_close, call, expect_tuple
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple
 
 pytestmark = pytest.mark.checks("adam_update")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import (
+from nnlib.grading.judge.testing import (
     assert_close,
     call,
     expect_tuple,

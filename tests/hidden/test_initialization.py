@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import call, global_random_state
+from nnlib.grading.judge.testing import call, global_random_state
 
 INITS = ("small_init", "xavier_init", "he_init")
 BY_INIT = [pytest.param(n, marks=pytest.mark.checks(n)) for n in INITS]

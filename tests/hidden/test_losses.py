@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlib.functional as F
-from nnlib.grading.testing import assert_close, call, expect_tuple, numeric_grad
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple, numeric_grad
 
 
 def _loss_close(loss, expected, what, rtol=1e-9):

@@ -5,7 +5,7 @@ import pytest
 
 import nnlib
 import nnlib.functional as F
-from nnlib.grading.testing import (
+from nnlib.grading.judge.testing import (
     assert_close,
     call,
     expect_tuple,

@@ -1,3 +1,3 @@
 """Public exercise tests: the implementation comes from ``NNLIB_IMPL`` (default ``exercises``)."""
 
-from nnlib.grading.testing import impl, pytest_configure  # noqa: F401
+from nnlib.grading.judge.testing import impl, pytest_configure  # noqa: F401

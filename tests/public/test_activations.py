@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple, forward_for_backward
 
 X = np.array([[-2.0, -0.5, 0.0], [0.5, 1.0, 3.0]])
 

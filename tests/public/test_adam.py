@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple
 
 pytestmark = pytest.mark.checks("adam_update")
 

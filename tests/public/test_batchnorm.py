@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple, forward_for_backward
 
 # four examples, two features
 X = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [6.0, 40.0]])

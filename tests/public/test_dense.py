@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple, forward_for_backward
 
 # Two examples with three features, a layer with two units.
 X = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple, forward_for_backward
 
 X = np.arange(1.0, 2001.0).reshape(40, 50)
 

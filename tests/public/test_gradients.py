@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call
+from nnlib.grading.judge.testing import assert_close, call
 
 pytestmark = pytest.mark.checks("numerical_gradient")
 

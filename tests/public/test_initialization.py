@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import call
+from nnlib.grading.judge.testing import call
 
 FAN_OUT, FAN_IN = 200, 300
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.testing import assert_close, call, expect_tuple, forward_for_backward
+from nnlib.grading.judge.testing import assert_close, call, expect_tuple, forward_for_backward
 
 X = np.array([[1.0, -1.0], [0.5, 2.0], [-1.0, 0.0]])
 W0 = np.array([[1.0, 0.5], [-1.0, 1.0], [0.5, -0.5]])

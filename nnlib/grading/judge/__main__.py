@@ -1,6 +1,6 @@
 """The judge process: pytest with the tests, nnlib and the reference; no student code.
 
-The grader (:mod:`nnlib.grading.grader`) starts one judge per submission::
+The grader (:mod:`nnlib.grading.grader.grade`) starts one judge per submission::
 
     python -m nnlib.grading.judge         # configuration as JSON on standard input
 
@@ -14,7 +14,7 @@ judge sends ``finished`` only after every process of the worker has ended.
 Configuration keys: ``root``, ``files`` (test files), ``timeout``, ``budget`` (seconds for
 the whole submission), ``skip`` (node ids already done), ``events_fd``, ``tmp`` (the grading
 process's private folder), ``dirs`` (the submission's folders, laid out by the grading
-process: :func:`nnlib.grading.sandbox.prepare`), ``uid`` (the worker's, as root), ``shown``
+process: :func:`nnlib.grading.judge.sandbox.prepare`), ``uid`` (the worker's, as root), ``shown``
 and ``refused`` (per topic), ``sandbox``, ``collect_only``.
 """
 
@@ -39,15 +39,15 @@ def main() -> None:
         events.flush()
 
     from nnlib.grading.judge import session as judge
+    from nnlib.grading.judge.plugin import Collector, pytest_args, remember_paths
     from nnlib.grading.judge.process import WorkerStartError, harden_judge
-    from nnlib.grading.plugin import Collector, pytest_args, remember_paths
-    from nnlib.grading.sandbox import Sandbox
+    from nnlib.grading.judge.sandbox import Sandbox
 
     harden_judge()
     root = Path(cfg["root"])
     import numpy
 
-    from nnlib.grading.sandbox import SANDBOX_DIR
+    from nnlib.grading.judge.sandbox import SANDBOX_DIR
 
     # paths of this machine (and of the sandbox) that no feedback may show
     remember_paths(root, cfg.get("tmp", ""), *(cfg.get("dirs") or {}).values(),

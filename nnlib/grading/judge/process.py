@@ -1,6 +1,6 @@
 """One submission's worker process, seen from the judge: start it, hear its hello, end it.
 
-:class:`WorkerProcess` starts the worker as :func:`nnlib.grading.sandbox.worker_command`
+:class:`WorkerProcess` starts the worker as :func:`nnlib.grading.judge.sandbox.worker_command`
 says (in bubblewrap, in the chroot fallback, or as a plain process), with the seccomp filter
 where one is loaded, and kills it with everything it started: its process group, its pid
 namespace, or every process of its uid (as root). Each start gets a new generation number,
@@ -19,7 +19,7 @@ import subprocess
 import time
 from typing import Any
 
-from nnlib.grading import jail, sandbox
+from nnlib.grading.judge import jail, sandbox
 from nnlib.grading.judge.channel import Channel, Deadline
 from nnlib.grading.sandboxed import protocol
 from nnlib.grading.sandboxed.protocol import ProtocolError

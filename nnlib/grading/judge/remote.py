@@ -143,7 +143,7 @@ class Values:
 
         Raises :class:`ProtocolError` for a callback the running call was not given.
         """
-        from nnlib.grading.feedback import StudentError
+        from nnlib.grading.judge.feedback import StudentError
 
         dec = self.decoder(buffers)
         args, kwargs = dec.decode(header.get("args")), dec.decode(header.get("kw"))

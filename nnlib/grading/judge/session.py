@@ -3,12 +3,12 @@
 :class:`WorkerSession` keeps one worker alive across the tests of a submission
 (:class:`~nnlib.grading.judge.process.WorkerProcess`), loads exercise files into it, sends
 calls (:mod:`.remote` encodes the values, :mod:`.channel` carries the bytes) and turns the
-replies into values or :class:`~nnlib.grading.feedback.StudentError`. It enforces every
+replies into values or :class:`~nnlib.grading.judge.feedback.StudentError`. It enforces every
 time limit from outside: each call, each test and the whole submission (the worker is
 killed and a fresh one starts for the next call). A function that once ran out of time
 fails its later calls at once, with the same message.
 
-Only the judge composes what the student reads (:mod:`nnlib.grading.feedback`), and nothing
+Only the judge composes what the student reads (:mod:`nnlib.grading.judge.feedback`), and nothing
 the worker sends is trusted beyond being plain data of the expected form.
 """
 
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.grading import feedback, sandbox
-from nnlib.grading.feedback import StudentError
 from nnlib.grading.impl import ImplementationError, forbidden_imports
+from nnlib.grading.judge import feedback, sandbox
 from nnlib.grading.judge.channel import Deadline
+from nnlib.grading.judge.feedback import StudentError
 from nnlib.grading.judge.process import WorkerProcess, WorkerStartError
 from nnlib.grading.judge.remote import StaleHandle, Values
 from nnlib.grading.sandboxed import protocol
@@ -63,7 +63,7 @@ class WorkerSession:
         How to start workers.
     dirs : dict
         The folders the grading process laid out for this submission before starting the
-        judge (:func:`nnlib.grading.sandbox.prepare`); ``dirs["submission"]`` holds the
+        judge (:func:`nnlib.grading.judge.sandbox.prepare`); ``dirs["submission"]`` holds the
         private copy. The judge never changes them.
     shown : dict
         ``{topic: path shown to the student}`` (relative to the submission).

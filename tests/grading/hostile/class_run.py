@@ -1,7 +1,7 @@
 """Grade one class of submissions for tests/grading/test_hostile.py (the trusted side).
 
 Run as ``python class_run.py SPEC_JSON FD``: grades the folder ``spec["submissions"]``
-with :func:`nnlib.grading.grader.grade_submissions` and writes, as one JSON document on
+with :func:`nnlib.grading.grader.grade.grade_submissions` and writes, as one JSON document on
 the file descriptor ``FD`` (a pipe that no grading subprocess inherits), what the grader
 returned: for each submission its records, scores, problems, protections and the
 Gradescope document the judge computes from them. The test compares the files the
@@ -28,8 +28,7 @@ def main() -> int:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin, the test's pty, becomes our terminal
     except OSError:
         pass
-    from nnlib.grading import grader
-
+    from nnlib.grading.grader import grade as grader
     wanted = {"hidden": spec["hidden"], "timeout": spec["timeout"], "jobs": spec["jobs"],
               "json_dir": spec["json_dir"], "progress": False, "sandbox": spec["sandbox"],
               "topics": spec["topics"]}

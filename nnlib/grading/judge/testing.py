@@ -265,7 +265,7 @@ def forward_for_backward(impl: Any, forward: str, *args: Any, expected: Any, jud
         return Waiting(f"waiting for {forward}, which fails its tests ({why}): {judged} is "
                        f"judged on the cache of {forward} once {forward} passes")
 
-    from nnlib.grading.feedback import StudentError
+    from nnlib.grading.judge.feedback import StudentError
 
     try:
         result = call(getattr(impl, forward), *args, **kwargs)

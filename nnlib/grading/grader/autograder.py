@@ -23,7 +23,7 @@ Both scripts use ``$AUTOGRADER_ROOT`` (default ``/autograder``) instead of the f
 so that they can be tried outside Gradescope, and ``run_autograder`` uses the interpreter
 ``$NNLIB_AUTOGRADER_PYTHON`` when set instead of the one ``setup.sh`` installs (tests).
 
-The entry point of ``run_autograder`` is ``python -m nnlib.grading.autograder run``.
+The entry point of ``run_autograder`` is ``python -m nnlib.grading.grader.autograder run``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 
 from nnlib._files import atomic_path, write_text
 from nnlib.grading.impl import find_root
-from nnlib.grading.plugin import DEFAULT_TIMEOUT
+from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
 
 __all__ = ["AutograderError", "build_autograder", "pinned_requirements", "run", "register"]
 
@@ -104,7 +104,7 @@ fi
 
 # the grader and the hidden tests: root only. The student's code runs as another user.
 chmod -R go-rwx "$SOURCE"
-"$ROOT/venv/bin/python" -c "import nnlib.grading.grader; print('autograder ready')"
+"$ROOT/venv/bin/python" -c "import nnlib.grading.grader.grade; print('autograder ready')"
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -136,7 +136,7 @@ if [ ! -x "$PY" ]; then
 fi
 cd "$SOURCE" || { fail "its source folder is missing"; exit 0; }
 NNLIB_ROOT="$SOURCE" PYTHONPATH="$SOURCE" PYTHONDONTWRITEBYTECODE=1 \
-    "$PY" -m nnlib.grading.autograder run --root "$ROOT" @@OPTIONS@@
+    "$PY" -m nnlib.grading.grader.autograder run --root "$ROOT" @@OPTIONS@@
 status=$?
 if [ ! -s "$RESULTS/results.json" ]; then
     fail "the grader stopped with exit status $status before writing its results"
@@ -315,7 +315,7 @@ def run(root: str | os.PathLike[str] = "/autograder", timeout: float = DEFAULT_T
     root = Path(root)
     start = time.monotonic()
     try:
-        from nnlib.grading.grader import grade, gradescope_results
+        from nnlib.grading.grader.grade import grade, gradescope_results
 
         kwargs: dict[str, Any] = {}
         if "sandbox" in inspect.signature(grade).parameters:
@@ -329,7 +329,7 @@ def run(root: str | os.PathLike[str] = "/autograder", timeout: float = DEFAULT_T
         doc = gradescope_results(result)
         doc["execution_time"] = round(time.monotonic() - start)
         try:  # this output is the instructors' (Gradescope's stdout_visibility: hidden)
-            from nnlib.grading.grader import format_table
+            from nnlib.grading.grader.grade import format_table
 
             print(format_table(result, width=100, verbose=True), flush=True)
         except Exception:  # noqa: BLE001 - the results matter more than this log
@@ -376,8 +376,8 @@ def _build_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m nnlib.grading.autograder run --root ROOT``: what run_autograder calls."""
-    parser = argparse.ArgumentParser(prog="python -m nnlib.grading.autograder",
+    """``python -m nnlib.grading.grader.autograder run --root ROOT``: what run_autograder calls."""
+    parser = argparse.ArgumentParser(prog="python -m nnlib.grading.grader.autograder",
                                      description="Grade a Gradescope submission.")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="grade ROOT/submission and write ROOT/results/results.json")

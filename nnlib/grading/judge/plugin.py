@@ -3,7 +3,7 @@
 :class:`Collector` is a pytest plugin object. For every test it records the topic, the
 function it checks, its points and visibility and, when it fails, a short curated message
 (the assertion's message, or the failure of the student's code as the judge composed it:
-:mod:`nnlib.grading.feedback`), never a traceback or the test's source. A test counts as
+:mod:`nnlib.grading.judge.feedback`), never a traceback or the test's source. A test counts as
 passed only when pytest reports its call phase passed and nothing else about it failed;
 anything else (a skip, an xfail, an error in setup or teardown) fails it.
 
@@ -24,15 +24,15 @@ from typing import IO, Any
 
 import pytest
 
-from nnlib.grading.feedback import (  # noqa: F401 - remember_paths: used by the judge
+from nnlib.grading.impl import ImplementationError
+from nnlib.grading.judge.feedback import (  # noqa: F401 - remember_paths: used by the judge
     MAX_MESSAGE,
     StudentError,
     cut,
     remember_paths,
     scrub_paths,
 )
-from nnlib.grading.impl import ImplementationError
-from nnlib.grading.testing import Waiting
+from nnlib.grading.judge.testing import Waiting
 
 DEFAULT_TIMEOUT = 10.0
 

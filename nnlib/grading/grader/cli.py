@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from nnlib.grading.plugin import DEFAULT_TIMEOUT
+from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -99,7 +99,7 @@ def _usage(message: str) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from nnlib.grading.grader import (
+    from nnlib.grading.grader.grade import (
         check_output_path,
         format_table,
         grade,
@@ -166,8 +166,8 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from nnlib.course.release import ReleaseError, build_release, stubs_status, write_stubs
     from nnlib.grading.impl import find_root
-    from nnlib.grading.release import ReleaseError, build_release, stubs_status, write_stubs
 
     try:
         if args.check:

@@ -2,7 +2,7 @@
 
 :func:`choose` answers once per grading process (``sandbox="auto"``, ``"require"`` or
 ``"off"``) by starting one real worker in bubblewrap (:func:`probe`); the kinds are
-described in :mod:`nnlib.grading.sandbox`.
+described in :mod:`nnlib.grading.judge.sandbox`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from nnlib.grading import jail, sandbox
+from nnlib.grading.judge import jail, sandbox
 from nnlib.grading.judge.process import WorkerProcess, WorkerStartError
-from nnlib.grading.sandbox import Sandbox
+from nnlib.grading.judge.sandbox import Sandbox
 
 __all__ = ["SandboxUnavailable", "choose", "probe"]
 
@@ -25,7 +25,7 @@ PROBE_TIMEOUT = 30.0
 class SandboxUnavailable(Exception):
     """The sandbox was required but cannot start here.
 
-    :func:`nnlib.grading.grader.grade` re-raises it as a ``SandboxRequired``.
+    :func:`nnlib.grading.grader.grade.grade` re-raises it as a ``SandboxRequired``.
     """
 
 

