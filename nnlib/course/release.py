@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from nnlib.grading.impl import find_root
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"

@@ -44,7 +44,7 @@ from nnlib import functional as F
 from nnlib import layers as _nn
 from nnlib._checks import check_shape
 from nnlib.grading.impl import ImplementationError, display_path, impl_dir, load_topic
-from nnlib.grading.topics import TOPICS, topic_of
+from nnlib.grading.registry import EXERCISES, TOPICS, topic_of
 from nnlib.module import Layer
 
 __all__ = [
@@ -56,18 +56,8 @@ __all__ = [
 ]
 
 REQUIRES: dict[str, tuple[str, ...]] = {
-    "Dense": ("dense_forward", "dense_backward"),
-    "ReLU": ("relu_forward", "relu_backward"),
-    "Sigmoid": ("sigmoid_forward", "sigmoid_backward"),
-    "Tanh": ("tanh_forward", "tanh_backward"),
-    "BatchNorm": ("batchnorm_forward", "batchnorm_backward_fast", "batchnorm_inference",
-                  "running_stats_update"),
-    "Dropout": ("dropout_forward", "dropout_backward"),
-    "LayerNorm": ("layernorm_forward", "layernorm_backward"),
-    "softmax_cross_entropy": ("softmax_cross_entropy",),
-    "mse_loss": ("mse_loss",),
-    "binary_cross_entropy_with_logits": ("binary_cross_entropy_with_logits",),
-}
+    user: tuple(e.function for e in EXERCISES if user in e.used_by)
+    for user in dict.fromkeys(u for e in EXERCISES for u in e.used_by)}
 """What each layer class and loss of :class:`StudentLayers` calls, by exercise function.
 
 ``BatchNorm(backward_mode="staged")`` calls ``batchnorm_backward`` instead of

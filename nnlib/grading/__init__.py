@@ -11,7 +11,8 @@ The folders say who runs what, with what trust:
   autograder;
 - ``selfcheck/``: ``check()``, the notebooks' in-process self-check.
 
-``topics.py`` and ``impl.py`` (where the course and the exercise files are) are shared.
+``registry.py`` (every exercise function, once) and ``impl.py`` (where the course and the
+exercise files are) are shared.
 The public names are importable from here: ``check(topic, *functions)`` for check cells,
 and ``student_layers()`` / ``student_function(topic, name)`` (defined with the course, in
 :mod:`nnlib.course.student_layers`) to train networks with the student's own functions.
@@ -19,7 +20,7 @@ and ``student_layers()`` / ``student_function(topic, name)`` (defined with the c
 
 from __future__ import annotations
 
-from nnlib.grading.topics import NOTEBOOKS, TOPICS
+from nnlib.grading.registry import NOTEBOOKS, TOPICS
 
 __all__ = ["check", "CheckResult", "TOPICS", "NOTEBOOKS", "student_layers", "student_function",
            "StudentLayers", "ExerciseNotImplementedError"]

@@ -21,7 +21,7 @@ from nnlib.grading.grader.grade import (
     safe_cell,
 )
 from nnlib.grading.impl import ImplementationError
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
 from .mutants import MUTANTS, Mutant, MutantError, solution_region, write_submission

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnlib.course.release import build_release, stubs
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 from .conftest import ROOT, clean_env, run
 from .mutants import MUTANTS

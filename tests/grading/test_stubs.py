@@ -8,7 +8,7 @@ import pytest
 
 from nnlib.course.release import ReleaseError, make_stub
 from nnlib.grading.impl import ImplementationError, forbidden_imports, load_topic
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 from .conftest import ROOT
 

@@ -13,7 +13,7 @@ from nnlib.grading import (
     student_function,
     student_layers,
 )
-from nnlib.grading.topics import topic_of
+from nnlib.grading.registry import topic_of
 
 from .conftest import ROOT, make_submission
 

@@ -108,7 +108,7 @@ def _grade(args: argparse.Namespace) -> int:
         write_json,
     )
     from nnlib.grading.impl import ImplementationError
-    from nnlib.grading.topics import TOPICS
+    from nnlib.grading.registry import TOPICS
 
     topics = None
     if args.topics:

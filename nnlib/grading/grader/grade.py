@@ -40,7 +40,7 @@ from nnlib.grading.grader.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root, impl_dir
 from nnlib.grading.judge import sandbox as sandboxing
 from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 __all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results",
            "write_json", "SandboxRequired", "check_output_path", "collect", "protections_line"]

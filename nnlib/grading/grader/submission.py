@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 MAX_FILE = 1 << 20
 """Largest exercise file accepted (bytes)."""

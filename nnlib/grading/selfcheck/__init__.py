@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from nnlib.grading.topics import TOPICS
+from nnlib.grading.registry import TOPICS
 
 __all__ = ["check", "CheckResult"]
 
