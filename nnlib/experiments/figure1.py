@@ -321,9 +321,10 @@ def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.
     for ax, key, title in ((axes[1], "baseline", "(b) without BN"),
                            (axes[2], "batchnorm", "(c) with BN")):
         p = result.sigmoid_input_percentiles[key]
+        styles = (":", "-", "--")   # 15th, 50th, 85th: told apart without color
         for c, q in enumerate(result.setup.get("percentiles", PERCENTILES)):
-            ax.plot(s, p[:, c], color="k" if c == 1 else "0.5", lw=1.5 if c == 1 else 1.0,
-                    label=f"{q}th pct")
+            ax.plot(s, p[:, c], styles[c % 3], color="k" if c == 1 else "0.35",
+                    lw=1.6 if c == 1 else 1.2, label=f"{q}th pct")
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel("training step")
         ax.set_title(f"{title}: sigmoid input")

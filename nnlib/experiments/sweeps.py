@@ -392,15 +392,17 @@ def init_scale_sweep(
     return InitSweepResult(np.asarray(scales, dtype=float), acc, loss, stds, setup)
 
 
-def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (10, 3.3)) -> Any:
-    """Left: final held-out accuracy against the init scale. Right: activation std per layer.
+def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (12, 3.3)) -> Any:
+    """Left: final held-out accuracy against the init scale; then activation std per layer.
 
+    The middle and right panels show the std of every hidden layer's activations at
+    initialization, one line per scale, without and with BN, on the same vertical axis.
     The stds are drawn as measured, however small (only an exact 0 is left out of the log
-    axis), and the right panel's legend sits outside it, so that no curve is hidden.
+    axis), and the legend sits outside the panels, so that no curve is hidden.
     """
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=80)
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=figsize, dpi=80)
     for k, style, label in (("baseline", "k--o", "without BN"), ("batchnorm", "C3-o", "with BN")):
         a1.semilogx(result.scales, np.nan_to_num(result.test_accuracy[k], nan=0.0), style,
                     label=label)
@@ -412,16 +414,19 @@ def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] 
     layers = np.arange(1, result.activation_std["baseline"].shape[1] + 1)
     cmap = plt.get_cmap("viridis")
     S = len(result.scales)
-    for i, s in enumerate(result.scales):
-        std = result.activation_std["baseline"][i]   # unclipped: the table shows the same values
-        a2.semilogy(layers, np.where(std > 0, std, np.nan), "-o", ms=3,
-                    color=cmap(i / max(S - 1, 1)), label=f"std {s:g}")
-    bn = result.activation_std["batchnorm"]
-    a2.semilogy(layers, bn.mean(axis=0), "C3:", lw=2, label="with BN\n(all scales)")
-    a2.set_xlabel("hidden layer")
+    for ax, key, title in ((a2, "baseline", "without BN"), (a3, "batchnorm", "with BN")):
+        for i, s in enumerate(result.scales):
+            std = result.activation_std[key][i]   # unclipped: the table shows the same values
+            ax.semilogy(layers, np.where(std > 0, std, np.nan), "-o", ms=3,
+                        color=cmap(i / max(S - 1, 1)), label=f"std {s:g}")
+        ax.set_xlabel("hidden layer")
+        ax.set_title(f"{title}: std of activations at init", fontsize=9)
+    lo = min(np.nanmin(np.where(a > 0, a, np.nan)) for a in result.activation_std.values())
+    hi = max(np.nanmax(a) for a in result.activation_std.values())
+    for ax in (a2, a3):
+        ax.set_ylim(lo / 3, hi * 3)
     a2.set_ylabel("std of activations at init")
-    a2.set_title("without BN, by initial weight std (with BN: dotted)", fontsize=9)
-    a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    a3.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 

@@ -300,6 +300,8 @@ def test_plots_return_figures(fig1):
     for f in figs:
         assert isinstance(f, matplotlib.figure.Figure)
     assert len(figs[0].axes) == 3
+    styles = {ln.get_linestyle() for ln in figs[0].axes[1].get_lines()}
+    assert len(styles) == 3  # the three percentiles in distinct line styles
     plt.close("all")
 
 
@@ -312,9 +314,15 @@ def test_plots_show_the_measured_values_and_legends_leave_the_data_free():
     lines = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "std 0.001"]
     assert np.nanmin(lines[0].get_ydata()) == tiny
     assert fig.axes[1].get_ylim()[0] <= tiny
+    # one line per scale with BN too, on the same vertical axis as without
+    bn_lines = [ln for ln in fig.axes[2].get_lines() if ln.get_label().startswith("std ")]
+    assert len(bn_lines) == 2
+    assert fig.axes[1].get_ylim() == fig.axes[2].get_ylim()
     # legends outside the data area: to the right of the axes, or below all panels
     fig.canvas.draw()
-    for ax in fig.axes[1:]:
+    legends = [ax for ax in fig.axes[1:] if ax.get_legend() is not None]
+    assert legends
+    for ax in legends:
         assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
     fig1 = ex.plot_figure1(ex.batchnorm_figure1(steps=20, eval_every=10))
     fig1.canvas.draw()
