@@ -82,7 +82,7 @@ def relu_backward(dout: np.ndarray, cache: object) -> np.ndarray:
 
     Return a new array and leave ``dout`` alone: ``dx = dout; dx[x <= 0] = 0`` does
     not copy, ``dx`` *is* ``dout``, so it would zero entries of the caller's array
-    (notebook ``02_dense_forward``, dtypes and aliasing).
+    (notebook ``01_chain_rule``, views and copies).
 
     Parameters
     ----------

@@ -45,7 +45,7 @@ def dropout_forward(
     (booleans are promoted to numpy's default float), and a float64 mask turns a float32
     ``x`` into float64. Convert the mask to ``x.dtype`` first,
     ``(rng.random(x.shape) >= p).astype(x.dtype)``; dividing that by the Python float
-    ``1 - p`` keeps ``x.dtype`` (notebook ``02_dense_forward``, dtypes and aliasing).
+    ``1 - p`` keeps ``x.dtype`` (notebook ``02_dense_forward``, dtypes).
     """
     # BEGIN SOLUTION
     if not training:
