@@ -75,9 +75,14 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
 def relu_backward(dout: np.ndarray, cache: object) -> np.ndarray:
     """Backward pass of :func:`relu_forward`: ``dx = dout * (x > 0)``.
 
-    The gradient passes where the input was positive and is 0 elsewhere (we take
-    0 at exactly ``x = 0``). Note that it is the sign of the *input* ``x`` that
-    matters, not the sign of ``dout``.
+    The gradient passes where the input was positive and is 0 elsewhere, including
+    at exactly ``x = 0`` (the convention: ReLU has no derivative there, and 0 is the
+    value nnlib, PyTorch and TensorFlow use). Note that it is the sign of the *input*
+    ``x`` that matters, not the sign of ``dout``.
+
+    Return a new array and leave ``dout`` alone: ``dx = dout; dx[x <= 0] = 0`` does
+    not copy, ``dx`` *is* ``dout``, so it would zero entries of the caller's array
+    (notebook ``01_chain_rule``, views and copies).
 
     Parameters
     ----------

@@ -45,11 +45,13 @@ def layernorm_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`layernorm_forward`.
 
-    Derive ``dx`` yourself: per row, it is the compact batch-normalization formula of
-    notebook ``05_batch_normalization`` (section 3) with the axis swapped, except that
-    ``gamma`` varies along the normalized axis, so it moves inside the sums. Check your
-    derivation numerically before you code it. The parameter gradients sum over the batch,
-    as for batch normalization.
+    Notebook ``06_batchnorm_in_networks`` (layer normalization) draws the graph of one row
+    and gives the staged steps, the batch-normalization ones of notebook
+    ``05_batch_normalization`` (section 2) with the axis swapped: per row, over its D
+    features, with ``dxhat = dout * gamma`` (``gamma`` now varies along the normalized
+    axis, so it stays inside the sums), first ``dvar``, then ``dmu``, then ``dx``. The
+    parameter gradients sum over the batch, as for batch normalization. Check each stage
+    numerically before you move on; the compact form is optional.
 
     Taught in notebook ``06_batchnorm_in_networks`` (layer normalization).
 

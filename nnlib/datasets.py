@@ -17,6 +17,7 @@ from nnlib._files import atomic_h5
 
 __all__ = [
     "load_digits",
+    "digits_course_split",
     "load_framework_reference",
     "make_regression",
     "make_moons",
@@ -57,6 +58,33 @@ def load_digits(scale: bool = True, dtype: object = np.float64) -> tuple[np.ndar
     if scale:
         X /= 16.0
     return X, labels.astype(np.int64)
+
+
+def digits_course_split(dtype: object = np.float64) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The course's one split of the digits: training, validation and test sets.
+
+    Notebook 04 makes this split (and shows the code): a test fifth with
+    ``train_test_split(X, y, 0.2, rng=np.random.default_rng(0))``, then a validation quarter
+    of the rest with ``train_test_split(..., 0.25, rng=np.random.default_rng(1))``. Every
+    later notebook and every experiment of ``nnlib.experiments`` uses the same split: the
+    training set to train, the validation set for every choice and every comparison; the test
+    set is used once, at the end of notebook 04.
+
+    Parameters
+    ----------
+    dtype : float32 or float64
+
+    Returns
+    -------
+    dict
+        ``"train"``, ``"val"``, ``"test"``: each a pair ``(X, y)`` with X of shape (n, 64)
+        and y of shape (n,); 1078, 360 and 359 images.
+    """
+    X, y = load_digits(dtype=dtype)
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, 0.2, rng=np.random.default_rng(0))
+    X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, 0.25,
+                                                      rng=np.random.default_rng(1))
+    return {"train": (X_train, y_train), "val": (X_val, y_val), "test": (X_test, y_test)}
 
 
 def load_framework_reference() -> dict[str, Any]:

@@ -182,7 +182,9 @@ def running_stats_update(
 
     ``batch_var`` is the biased variance used to normalize the batch; the running
     variance stores the unbiased estimate, hence the factor n / (n - 1).
-    (Keras writes the same rule with its momentum equal to 1 - this momentum.)
+    (Keras's momentum is the weight of the *old* value, 1 - this momentum, and Keras
+    stores the biased ``batch_var`` without the factor n / (n - 1): notebook 06 measures
+    the difference.)
 
     Taught in notebook ``06_batchnorm_in_networks`` (running statistics).
 

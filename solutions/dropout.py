@@ -38,6 +38,14 @@ def dropout_forward(
     out : ndarray, same shape and dtype as ``x``
     cache : object
         Whatever :func:`dropout_backward` needs (hint: the scaled mask).
+
+    Notes
+    -----
+    Keep the dtype: a boolean mask divided by the Python float ``1 - p`` becomes float64
+    (booleans are promoted to numpy's default float), and a float64 mask turns a float32
+    ``x`` into float64. Convert the mask to ``x.dtype`` first,
+    ``(rng.random(x.shape) >= p).astype(x.dtype)``; dividing that by the Python float
+    ``1 - p`` keeps ``x.dtype`` (notebook ``02_dense_forward``, dtypes).
     """
     # BEGIN SOLUTION
     if not training:

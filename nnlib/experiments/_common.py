@@ -75,17 +75,20 @@ def _dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def digits_split(
-    rng: np.random.Generator, test_size: float = 0.2, dtype: Any = np.float64
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The digits data (pixels in [0, 1]) split at random into train and test parts.
+def digits_split(dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The course's split of the digits: notebook 04's training and validation sets.
+
+    The experiments train on notebook 04's training images and measure on its validation
+    images ("held out"); notebook 04's test images are never used here
+    (``nnlib.datasets.digits_course_split``).
 
     Returns
     -------
-    X_train (N_train, 64), X_test (N_test, 64), y_train (N_train,), y_test (N_test,)
+    X_train (1078, 64), X_held_out (360, 64), y_train (1078,), y_held_out (360,)
     """
-    X, y = datasets.load_digits(dtype=_dtype(dtype))
-    return datasets.train_test_split(X, y, test_size=test_size, rng=rng)
+    split = datasets.digits_course_split(dtype=_dtype(dtype))
+    (X_train, y_train), (X_val, y_val) = split["train"], split["val"]
+    return X_train, X_val, y_train, y_val
 
 
 def gaussian_weights(

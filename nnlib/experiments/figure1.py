@@ -155,18 +155,18 @@ def figure1_setup(
     seed: int = 0,
     init_scale: float = 0.1,
     hidden: tuple[int, ...] = (100, 100, 100),
-    test_size: float = 0.2,
     dtype: Any = np.float64,
 ) -> tuple[tuple[np.ndarray, ...], dict[str, Layer], np.random.Generator]:
-    """The data split, the two untrained networks and the batch generator of Figure 1.
+    """The data, the two untrained networks and the batch generator of Figure 1.
 
     Returns
     -------
-    (X_train, X_test, y_train, y_test), {"baseline": model, "batchnorm": model}, batch_rng
-        Both models start from the same weight matrices (drawn once, copied into each).
+    (X_train, X_held_out, y_train, y_held_out), {"baseline": model, "batchnorm": model}, batch_rng
+        The data are notebook 04's training and validation sets (``digits_split``). Both
+        models start from the same weight matrices (drawn once, copied into each).
     """
-    split_rng, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
-    data = digits_split(split_rng, test_size, dtype)
+    _, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
+    data = digits_split(dtype)
     sizes = (data[0].shape[1], *hidden, 10)
     weights = gaussian_weights(sizes, init_scale, init_rng, dtype)
     models = {"baseline": make_mlp(weights, "sigmoid", None),
@@ -185,7 +185,6 @@ def batchnorm_figure1(
     hidden: tuple[int, ...] = (100, 100, 100),
     eval_every: int | None = None,
     unit: int = 0,
-    test_size: float = 0.2,
     dtype: Any = np.float64,
     progress: bool = False,
 ) -> Figure1Result:
@@ -198,8 +197,9 @@ def batchnorm_figure1(
     batch_size : int
         Examples per step (the paper: 60).
     seed : int
-        Seeds the train/held-out split, the initial weights and the batch order (three
-        independent streams spawned from ``np.random.default_rng(seed)``).
+        Seeds the initial weights and the batch order (independent streams spawned from
+        ``np.random.default_rng(seed)``). The data are always notebook 04's training set
+        and, held out, its validation set.
     lr : float
         Plain SGD learning rate, the same for both networks (the paper does not give one).
     init_scale : float
@@ -213,8 +213,6 @@ def batchnorm_figure1(
         steps, so that long runs resolve the early phase.
     unit : int
         Which sigmoid of the last hidden layer to track for the percentiles.
-    test_size : float
-        Held-out fraction of the digits.
     dtype : float64 or float32
     progress : bool
         Show a tqdm progress bar.
@@ -230,8 +228,7 @@ def batchnorm_figure1(
     if not 0 <= unit < hidden[-1]:
         raise ValueError(f"batchnorm_figure1: unit must be in [0, {hidden[-1]}), got {unit}.")
     eval_every = max(1, steps // 60) if eval_every is None else int(eval_every)
-    (Xtr, Xte, ytr, yte), models, batch_rng = figure1_setup(seed, init_scale, hidden, test_size,
-                                                            dt)
+    (Xtr, Xte, ytr, yte), models, batch_rng = figure1_setup(seed, init_scale, hidden, dt)
     sizes = (Xtr.shape[1], *hidden, 10)
     optims = {k: SGD(m.parameters(), lr=lr) for k, m in models.items()}
     # A regular grid, plus one at most 50 steps apart over the first 40 such intervals
@@ -282,7 +279,8 @@ def batchnorm_figure1(
 
     setup = {
         "experiment": "Ioffe & Szegedy (2015) Figure 1 on digits",
-        "data": f"digits 8x8, {len(Xtr)} train / {len(Xte)} held out (seeded split)",
+        "data": (f"digits 8x8, notebook 04's split: {len(Xtr)} train / "
+                 f"{len(Xte)} held out (its validation set)"),
         "network": describe(sizes, "sigmoid", None),
         "network_bn": describe(sizes, "sigmoid", "batchnorm"),
         "sizes": list(sizes), "steps": int(steps), "batch_size": int(batch_size),
@@ -323,9 +321,10 @@ def plot_figure1(result: Figure1Result, figsize: tuple[float, float] = (10.5, 3.
     for ax, key, title in ((axes[1], "baseline", "(b) without BN"),
                            (axes[2], "batchnorm", "(c) with BN")):
         p = result.sigmoid_input_percentiles[key]
+        styles = (":", "-", "--")   # 15th, 50th, 85th: told apart without color
         for c, q in enumerate(result.setup.get("percentiles", PERCENTILES)):
-            ax.plot(s, p[:, c], color="k" if c == 1 else "0.5", lw=1.5 if c == 1 else 1.0,
-                    label=f"{q}th pct")
+            ax.plot(s, p[:, c], styles[c % 3], color="k" if c == 1 else "0.35",
+                    lw=1.6 if c == 1 else 1.2, label=f"{q}th pct")
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel("training step")
         ax.set_title(f"{title}: sigmoid input")

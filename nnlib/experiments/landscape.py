@@ -141,8 +141,8 @@ def loss_landscape(
     dt = _dtype(dtype)
     etas_arr = (lr * np.array([0.25, 0.5, 1.0, 2.0, 4.0]) if etas is None
                 else np.asarray(etas, dtype=float))
-    split_rng, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
-    Xtr, _, ytr, _ = digits_split(split_rng, 0.2, dt)
+    _, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
+    Xtr, _, ytr, _ = digits_split(dt)
     sizes = (Xtr.shape[1], *hidden, 10)
     weights = gaussian_weights(sizes, init_scale, init_rng, dt)
     models = {"baseline": make_mlp(weights, activation, None),

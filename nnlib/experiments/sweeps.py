@@ -171,8 +171,9 @@ def lr_robustness(
         Plain SGD learning rates.
     steps, batch_size : int
     seed : int
-        Seeds the split, the initial weights (shared by all runs) and the batch order
-        (restarted identically for every run).
+        Seeds the initial weights (shared by all runs) and the batch order (restarted
+        identically for every run). The data are notebook 04's training set and, held
+        out, its validation set (``digits_split``).
     init_scale : float
         Std of the Gaussian initial weights.
     hidden : tuple of int
@@ -184,8 +185,8 @@ def lr_robustness(
     LRSweepResult
     """
     dt = _dtype(dtype)
-    split_rng, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
-    Xtr, Xte, ytr, yte = digits_split(split_rng, 0.2, dt)
+    _, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
+    Xtr, Xte, ytr, yte = digits_split(dt)
     sizes = (Xtr.shape[1], *hidden, 10)
     weights = gaussian_weights(sizes, init_scale, init_rng, dt)
     batch_seed = batch_rng.integers(2**63)
@@ -208,7 +209,7 @@ def lr_robustness(
              "bn": "BatchNorm before every hidden nonlinearity", "lrs": list(map(float, lrs)),
              "steps": int(steps), "batch_size": int(batch_size), "init_scale": float(init_scale),
              "optimizer": "plain SGD", "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, {len(Xtr)} train / {len(Xte)} held out"}
+             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out"}
     return LRSweepResult(np.asarray(lrs, dtype=float), acc, loss, div, curves, setup)
 
 
@@ -296,12 +297,14 @@ class InitSweepResult:
         base, bn, sc = self.test_accuracy["baseline"], self.test_accuracy["batchnorm"], self.scales
         good = (0.1, 0.3)
         others = tuple(float(s) for s in sc if not any(np.isclose(s, g) for g in good))
-        _add(c, "without BN, std 0.1 and 0.3 reach 90% held-out accuracy",
-             _on_grid(sc, base, good), lambda v: v > 0.9)
+        _add(c, "without BN, std 0.1 and 0.3 reach 80% held-out accuracy",
+             _on_grid(sc, base, good), lambda v: v > 0.8)
         _add(c, "without BN, every other std stays at chance (below 20%)",
              _on_grid(sc, base, others), lambda v: v < 0.2)
-        _add(c, "with BN, every std from 0.03 to 1 reaches 90%",
-             _in_range(sc, bn, 0.03, 1.0), lambda v: v > 0.9)
+        # measured on seeds 0-4 (notebook 04's split): without BN 0.886-0.956 at std 0.1 and
+        # 0.3; with BN 0.875-0.986 from 0.03 to 1, 0.569-0.883 at 0.01 and 3
+        _add(c, "with BN, every std from 0.03 to 1 reaches 80%",
+             _in_range(sc, bn, 0.03, 1.0), lambda v: v > 0.8)
         # std 0.001 is left out: with BN it ends anywhere from 27% to 72% (seeds, CPUs)
         _add(c, "with BN, std 0.01 and 3 still reach 50%", _on_grid(sc, bn, (0.01, 3.0)),
              lambda v: v > 0.5)
@@ -346,8 +349,9 @@ def init_scale_sweep(
         Number and width of the hidden layers.
     steps, batch_size : int
     seed : int
-        Seeds the split, the weight draws (one standard-normal draw, rescaled for each
-        scale, so only the scale differs) and the batch order (the same for every run).
+        Seeds the weight draws (one standard-normal draw, rescaled for each scale, so only
+        the scale differs) and the batch order (the same for every run). The data are
+        notebook 04's training and validation sets (``digits_split``).
     lr : float
         Plain SGD learning rate for every run.
     activation : {"tanh", "sigmoid", "relu"}
@@ -358,8 +362,8 @@ def init_scale_sweep(
     InitSweepResult
     """
     dt = _dtype(dtype)
-    split_rng, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
-    Xtr, Xte, ytr, yte = digits_split(split_rng, 0.2, dt)
+    _, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
+    Xtr, Xte, ytr, yte = digits_split(dt)
     sizes = (Xtr.shape[1], *([width] * depth), 10)
     unit_weights = gaussian_weights(sizes, 1.0, init_rng, dt)
     batch_seed = batch_rng.integers(2**63)
@@ -384,19 +388,21 @@ def init_scale_sweep(
              "depth": int(depth), "width": int(width), "steps": int(steps),
              "batch_size": int(batch_size), "lr": float(lr), "optimizer": "plain SGD",
              "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, {len(Xtr)} train / {len(Xte)} held out"}
+             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out"}
     return InitSweepResult(np.asarray(scales, dtype=float), acc, loss, stds, setup)
 
 
-def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (10, 3.3)) -> Any:
-    """Left: final held-out accuracy against the init scale. Right: activation std per layer.
+def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] = (12, 3.3)) -> Any:
+    """Left: final held-out accuracy against the init scale; then activation std per layer.
 
+    The middle and right panels show the std of every hidden layer's activations at
+    initialization, one line per scale, without and with BN, on the same vertical axis.
     The stds are drawn as measured, however small (only an exact 0 is left out of the log
-    axis), and the right panel's legend sits outside it, so that no curve is hidden.
+    axis), and the legend sits outside the panels, so that no curve is hidden.
     """
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=figsize, dpi=80)
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=figsize, dpi=80)
     for k, style, label in (("baseline", "k--o", "without BN"), ("batchnorm", "C3-o", "with BN")):
         a1.semilogx(result.scales, np.nan_to_num(result.test_accuracy[k], nan=0.0), style,
                     label=label)
@@ -408,16 +414,19 @@ def plot_init_scale_sweep(result: InitSweepResult, figsize: tuple[float, float] 
     layers = np.arange(1, result.activation_std["baseline"].shape[1] + 1)
     cmap = plt.get_cmap("viridis")
     S = len(result.scales)
-    for i, s in enumerate(result.scales):
-        std = result.activation_std["baseline"][i]   # unclipped: the table shows the same values
-        a2.semilogy(layers, np.where(std > 0, std, np.nan), "-o", ms=3,
-                    color=cmap(i / max(S - 1, 1)), label=f"std {s:g}")
-    bn = result.activation_std["batchnorm"]
-    a2.semilogy(layers, bn.mean(axis=0), "C3:", lw=2, label="with BN\n(all scales)")
-    a2.set_xlabel("hidden layer")
+    for ax, key, title in ((a2, "baseline", "without BN"), (a3, "batchnorm", "with BN")):
+        for i, s in enumerate(result.scales):
+            std = result.activation_std[key][i]   # unclipped: the table shows the same values
+            ax.semilogy(layers, np.where(std > 0, std, np.nan), "-o", ms=3,
+                        color=cmap(i / max(S - 1, 1)), label=f"std {s:g}")
+        ax.set_xlabel("hidden layer")
+        ax.set_title(f"{title}: std of activations at init", fontsize=9)
+    lo = min(np.nanmin(np.where(a > 0, a, np.nan)) for a in result.activation_std.values())
+    hi = max(np.nanmax(a) for a in result.activation_std.values())
+    for ax in (a2, a3):
+        ax.set_ylim(lo / 3, hi * 3)
     a2.set_ylabel("std of activations at init")
-    a2.set_title("without BN, by initial weight std (with BN: dotted)", fontsize=9)
-    a2.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    a3.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -471,10 +480,10 @@ class BatchSizeResult:
                   bool(two_bn[0] < 0.6 and two_base[0] > 0.85))
         _add(c, "with batches of 4 to 16, BN in eval mode is above 90%",
              _in_range(b, t["batchnorm_eval"], 4, 16), lambda v: v > 0.9)
-        _add(c, "with batches of 4, evaluating with batch statistics loses more than 0.1",
-             _on_grid(b, -self.mismatch(), (4,)), lambda v: v > 0.1)
-        _add(c, "from batches of 16 on, batch and running statistics differ by under 0.05",
-             _in_range(b, np.abs(self.mismatch()), 16, np.inf), lambda v: v < 0.05)
+        _add(c, "with batches of 4, evaluating with batch statistics loses more than 0.05",
+             _on_grid(b, -self.mismatch(), (4,)), lambda v: v > 0.05)
+        _add(c, "with batches of 60, batch and running statistics differ by under 0.03",
+             _on_grid(b, np.abs(self.mismatch()), (60,)), lambda v: v < 0.03)
         return c
 
 
@@ -526,8 +535,8 @@ def batch_size_effect(
     if min(batch_sizes) < 2:
         raise ValueError(f"batch_size_effect: every batch size must be >= 2, got {batch_sizes}.")
     dt = _dtype(dtype)
-    split_rng, init_rng, batch_rng, eval_rng = np.random.default_rng(seed).spawn(4)
-    Xtr, Xte, ytr, yte = digits_split(split_rng, 0.2, dt)
+    _, init_rng, batch_rng, eval_rng = np.random.default_rng(seed).spawn(4)
+    Xtr, Xte, ytr, yte = digits_split(dt)
     sizes = (Xtr.shape[1], *hidden, 10)
     weights = gaussian_weights(sizes, init_scale, init_rng, dt)
     batch_seed = batch_rng.integers(2**63)
@@ -555,7 +564,8 @@ def batch_size_effect(
              "bn": "BatchNorm before every hidden nonlinearity (momentum 0.1, eps 1e-5)",
              "batch_sizes": [int(b) for b in batch_sizes], "epochs": int(epochs), "lr": float(lr),
              "init_scale": float(init_scale), "optimizer": "plain SGD", "seed": int(seed),
-             "dtype": dt.name, "data": f"digits, {len(Xtr)} train / {len(Xte)} held out",
+             "dtype": dt.name,
+             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out",
              "train-mode accuracy": "held-out set in random batches of the training batch size, "
                                     "each normalized by its own statistics"}
     return BatchSizeResult(np.asarray(batch_sizes, dtype=np.int64), test, train, setup)

@@ -10,10 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+import nnlib  # noqa: E402
 from nnlib import BatchNorm, Dense  # noqa: E402
 from nnlib import experiments as ex  # noqa: E402
 from nnlib.__main__ import main  # noqa: E402
-from nnlib.experiments._common import gaussian_weights, make_mlp  # noqa: E402
+from nnlib.experiments._common import digits_split, gaussian_weights, make_mlp  # noqa: E402
 from nnlib.experiments.figure1 import figure1_setup  # noqa: E402
 
 
@@ -57,6 +58,19 @@ def test_figure1_shapes_and_setup(fig1):
     for key in ("lr", "init_scale", "seed", "sizes", "batch_size", "network"):
         assert key in fig1.setup
     assert fig1.setup["sizes"] == [64, 100, 100, 100, 10]
+
+
+def test_experiments_use_notebook_04s_split_and_never_its_test_set():
+    # One split for the whole course: the experiments train on notebook 04's training set
+    # and hold out its validation set; its test set is left for notebook 04 alone.
+    Xtr, Xho, ytr, yho = digits_split()
+    split = nnlib.datasets.digits_course_split()
+    np.testing.assert_array_equal(Xtr, split["train"][0])
+    np.testing.assert_array_equal(ytr, split["train"][1])
+    np.testing.assert_array_equal(Xho, split["val"][0])
+    np.testing.assert_array_equal(yho, split["val"][1])
+    (Xf, _, _, _), _, _ = figure1_setup(seed=1)
+    np.testing.assert_array_equal(Xf, split["train"][0])
 
 
 def test_figure1_same_start(fig1):
@@ -205,10 +219,10 @@ def test_init_scale_sweep_bn_insensitive(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_batch_size_effect_small_batches_hurt_bn(seed):
-    r = ex.batch_size_effect(batch_sizes=(2, 4, 16), seed=seed)
+    r = ex.batch_size_effect(batch_sizes=(2, 4, 16, 60), seed=seed)
     assert len(r.claims().items) == 4
     assert_claims(r.claims())
-    assert r.mismatch().shape == (3,)
+    assert r.mismatch().shape == (4,)
 
 
 def test_batch_size_effect_refuses_a_batch_of_one():
@@ -286,6 +300,8 @@ def test_plots_return_figures(fig1):
     for f in figs:
         assert isinstance(f, matplotlib.figure.Figure)
     assert len(figs[0].axes) == 3
+    styles = {ln.get_linestyle() for ln in figs[0].axes[1].get_lines()}
+    assert len(styles) == 3  # the three percentiles in distinct line styles
     plt.close("all")
 
 
@@ -298,9 +314,15 @@ def test_plots_show_the_measured_values_and_legends_leave_the_data_free():
     lines = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "std 0.001"]
     assert np.nanmin(lines[0].get_ydata()) == tiny
     assert fig.axes[1].get_ylim()[0] <= tiny
+    # one line per scale with BN too, on the same vertical axis as without
+    bn_lines = [ln for ln in fig.axes[2].get_lines() if ln.get_label().startswith("std ")]
+    assert len(bn_lines) == 2
+    assert fig.axes[1].get_ylim() == fig.axes[2].get_ylim()
     # legends outside the data area: to the right of the axes, or below all panels
     fig.canvas.draw()
-    for ax in fig.axes[1:]:
+    legends = [ax for ax in fig.axes[1:] if ax.get_legend() is not None]
+    assert legends
+    for ax in legends:
         assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
     fig1 = ex.plot_figure1(ex.batchnorm_figure1(steps=20, eval_every=10))
     fig1.canvas.draw()

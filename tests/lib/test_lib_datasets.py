@@ -132,3 +132,22 @@ def test_load_h5_errors(tmp_path):
 
 def test_datasets_are_exported():
     assert nnlib.datasets is datasets
+
+
+def test_course_split_is_notebook_04s_and_a_partition():
+    # The split notebook 04 makes by hand, and every later notebook and experiment reuses.
+    X, y = datasets.load_digits()
+    X_rest, X_test, y_rest, y_test = datasets.train_test_split(X, y, 0.2,
+                                                               rng=np.random.default_rng(0))
+    X_train, X_val, y_train, y_val = datasets.train_test_split(X_rest, y_rest, 0.25,
+                                                               rng=np.random.default_rng(1))
+    split = datasets.digits_course_split()
+    for part, (Xp, yp) in {"train": (X_train, y_train), "val": (X_val, y_val),
+                           "test": (X_test, y_test)}.items():
+        np.testing.assert_array_equal(split[part][0], Xp, err_msg=part)
+        np.testing.assert_array_equal(split[part][1], yp, err_msg=part)
+    assert [len(split[p][1]) for p in ("train", "val", "test")] == [1078, 360, 359]
+    # every image lands in exactly one part: the rows of the three parts are X's rows
+    rows = np.vstack([split[p][0] for p in ("train", "val", "test")])
+    assert sorted(map(bytes, rows)) == sorted(map(bytes, X))
+    assert datasets.digits_course_split(dtype=np.float32)["val"][0].dtype == np.float32
