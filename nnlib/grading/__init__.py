@@ -11,7 +11,8 @@ The folders say who runs what, with what trust:
   autograder;
 - ``selfcheck/``: ``check()``, the notebooks' in-process self-check.
 
-``registry.py`` (every exercise function, once) and ``impl.py`` (where the course and the
+``registry.py`` (every exercise function, once), ``clock.py`` (every time limit) and
+``impl.py`` (where the course and the
 exercise files are) are shared.
 The public names are importable from here: ``check(topic, *functions)`` for check cells,
 and ``student_layers()`` / ``student_function(topic, name)`` (defined with the course, in

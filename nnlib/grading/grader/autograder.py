@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from nnlib._files import atomic_path, write_text
+from nnlib.grading.clock import DEFAULT_TIMEOUT
 from nnlib.grading.impl import find_root
-from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
 
 __all__ = ["AutograderError", "build_autograder", "pinned_requirements", "run", "register"]
 

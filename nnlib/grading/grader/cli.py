@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
+from nnlib.grading.clock import DEFAULT_TIMEOUT
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -35,19 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from nnlib._files import write_text
+from nnlib.grading.clock import COLLECT, DEFAULT_TIMEOUT, JUDGES, Limits
 from nnlib.grading.grader import isolation
 from nnlib.grading.grader.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root, impl_dir
 from nnlib.grading.judge import sandbox as sandboxing
-from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT
 from nnlib.grading.registry import TOPICS
 
 __all__ = ["Grade", "grade", "grade_submissions", "format_table", "gradescope_results",
            "write_json", "SandboxRequired", "check_output_path", "collect", "protections_line"]
 
 STATUS_ORDER = ("passed", "failed", "waiting", "not implemented")
-BUDGET_PER_TIMEOUT = 30
-"""A submission's overall time limit is this many per-test timeouts (at least a minute)."""
 
 
 class SandboxRequired(GradingSetupError):
@@ -264,7 +262,7 @@ class _Rounds:
 
     def run(self) -> None:
         """Run judges until every test is done or the submission's time is up."""
-        for _attempt in range(20):
+        for _attempt in range(JUDGES):
             remaining = self.ends - time.monotonic()
             if remaining <= 1 or not self._one_judge(remaining):
                 return
@@ -277,8 +275,9 @@ class _Rounds:
                "skip": sorted(self.done), "tmp": str(self.tmp), "shown": h.shown,
                "refused": h.refused, "sandbox": self.box.to_json(), "dirs": self.dirs,
                "uid": self.uid}
-        events, _ = _run_judge(cfg, self.tmp / "judge", time.monotonic() + remaining + 30,
-                               3 * self.timeout + 60)
+        limits = Limits(self.timeout)
+        events, _ = _run_judge(cfg, self.tmp / "judge",
+                               time.monotonic() + remaining + limits.judge_grace(), limits.stall)
         self.end_worker()  # in case the judge was killed before it could end its worker
         started, finished = None, False
         for event in events:
@@ -319,7 +318,7 @@ class _Rounds:
 def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,
                   box: sandboxing.Sandbox) -> Grade:
     start = time.monotonic()
-    budget = max(60.0, BUDGET_PER_TIMEOUT * timeout)
+    budget = Limits(timeout).submission
     problems = list(h.problems)
     with tempfile.TemporaryDirectory(prefix="nnlib-grade-") as tmp_name:
         tmp = Path(tmp_name)
@@ -388,7 +387,7 @@ def collect(hidden: bool = False, topics: Iterable[str] | None = None) -> list[d
     with tempfile.TemporaryDirectory(prefix="nnlib-collect-") as tmp:
         cfg = {"root": str(root), "files": [str(f) for f in files], "timeout": DEFAULT_TIMEOUT,
                "budget": 60, "collect_only": True}
-        events, _ = _run_judge(cfg, Path(tmp) / "judge", time.monotonic() + 300, 300)
+        events, _ = _run_judge(cfg, Path(tmp) / "judge", time.monotonic() + COLLECT, COLLECT)
     for event in events:
         if "collected" in event:
             return event["collected"]

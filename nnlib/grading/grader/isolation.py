@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from nnlib.grading import clock
 from nnlib.grading.judge import jail, sandbox
 from nnlib.grading.judge.process import WorkerProcess, WorkerStartError
 from nnlib.grading.judge.sandbox import Sandbox
 
 __all__ = ["SandboxUnavailable", "choose", "probe"]
 
-PROBE_TIMEOUT = 30.0
-"""Seconds the probe's worker may take to say hello."""
 
 
 class SandboxUnavailable(Exception):
@@ -95,7 +93,7 @@ def probe(box: Sandbox, tmp: Path) -> None:
     dirs = sandbox.prepare(box, tmp, uid)
     process = WorkerProcess(box, dirs, uid, dict(sandbox.LIMITS, CPU=70))
     try:
-        process.start(time.monotonic() + PROBE_TIMEOUT)
+        process.start(clock.deadline(clock.PROBE))
         if process.hello and process.hello.get("pytest"):
             raise WorkerStartError("pytest is importable inside the sandbox")
     finally:

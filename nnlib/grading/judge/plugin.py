@@ -34,8 +34,6 @@ from nnlib.grading.judge.feedback import (  # noqa: F401 - remember_paths: used 
 )
 from nnlib.grading.judge.testing import Waiting
 
-DEFAULT_TIMEOUT = 10.0
-
 _INI = """\
 [pytest]
 filterwarnings = error

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlib.grading import clock
 from nnlib.grading.impl import ImplementationError, forbidden_imports
 from nnlib.grading.judge import feedback, sandbox
 from nnlib.grading.judge.channel import Deadline
@@ -31,12 +32,10 @@ from nnlib.grading.judge.remote import StaleHandle, Values
 from nnlib.grading.sandboxed import protocol
 from nnlib.grading.sandboxed.protocol import Closed, Decoder, Encoder, ProtocolError
 
-__all__ = ["WorkerSession", "current", "set_current", "MAX_OUTPUT", "START_TIMEOUT"]
+__all__ = ["WorkerSession", "current", "set_current", "MAX_OUTPUT"]
 
 MAX_OUTPUT = 1_000_000
 """Bytes a test's calls may print before the test fails (debug prints fine, floods not)."""
-START_TIMEOUT = 30.0
-"""Seconds a worker may take to start and say hello."""
 MAX_FUNCTIONS = 2000
 """Most functions of one exercise file the judge keeps."""
 
@@ -90,7 +89,7 @@ class WorkerSession:
         self.total = round(float(total if total is not None else budget))
         self.deadline = time.monotonic() + float(budget)
         self.test_deadline = float("inf")
-        limits = dict(sandbox.LIMITS, CPU=int(self.total) + 10)
+        limits = dict(sandbox.LIMITS, CPU=clock.Limits.cpu(self.total))
         self.process = WorkerProcess(box, dirs, uid, limits)
         self.values = Values(lambda: self.process.gen)
         self.loaded: set[str] = set()
@@ -174,7 +173,7 @@ class WorkerSession:
     def start(self) -> None:
         """Start a worker (unless one is booting) and wait for its hello."""
         now = time.monotonic()
-        self.process.start(min(now + START_TIMEOUT, max(self.deadline, now + 1)))
+        self.process.start(min(now + clock.START, max(self.deadline, now + 1)))
         self._sync()
 
     def close(self) -> None:

@@ -153,8 +153,9 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
               "(or `pip install -e \".[dev]\"` in the course folder) and restart the kernel.")
         return False
 
+    from nnlib.grading import clock
     from nnlib.grading.impl import course_root_of, display_path, find_root, impl_dir, local_checks
-    from nnlib.grading.judge.plugin import DEFAULT_TIMEOUT, Collector, pytest_args
+    from nnlib.grading.judge.plugin import Collector, pytest_args
 
     if topic not in TOPICS:
         print(f"check: unknown topic {topic!r}; the topics are: {', '.join(TOPICS)}")
@@ -170,7 +171,7 @@ def _run_check(topic: str, functions: tuple[str, ...]) -> bool:
     shown_file = display_path(checked)
     # an endless loop is stopped by SIGALRM, once per function; without SIGALRM (Windows)
     # the kernel's interrupt button it is
-    timeout = DEFAULT_TIMEOUT if hasattr(signal, "SIGALRM") else 0.0
+    timeout = clock.DEFAULT_TIMEOUT if hasattr(signal, "SIGALRM") else 0.0
     collector = Collector(functions=functions or None, timeout=timeout)
     args = pytest_args(root, [test_file])
     sink = io.StringIO()
