@@ -90,7 +90,8 @@ def test_the_zip_never_holds_the_solutions(autograder_zip):
     with zipfile.ZipFile(out) as z:
         for name in names:
             data = z.read(name)
-            assert b"# BEGIN SOLUTION" not in data or name.startswith("nnlib/grading/"), name
+            assert b"# BEGIN SOLUTION" not in data or name.startswith(
+                    ("nnlib/grading/", "nnlib/course/release.py")), name
             if name.endswith(".py") and not name.startswith("nnlib/"):
                 text = "\n".join(line.strip() for line in data.decode().splitlines()
                                  if line.strip() and not line.strip().startswith("#"))

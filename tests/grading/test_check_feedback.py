@@ -200,7 +200,7 @@ def test_find_root_prefers_the_working_directory(tmp_path, monkeypatch):
 def test_long_messages_are_wrapped_between_words_never_inside_a_number():
     """JupyterLab breaks an overlong output line anywhere ("got 0.39" then "3548"); check()
     wraps its lines itself, at spaces, so a number is never cut."""
-    from nnlib.grading import WIDTH, _summarize
+    from nnlib.grading.selfcheck import WIDTH, _summarize
     numbers = " ".join(f"0.{i}93548{i}" for i in range(40))
     message = f"batchnorm_forward: each column should have variance 1, got [{numbers}]"
     records = [{"status": "failed", "function": "batchnorm_forward", "name": "t1",
