@@ -37,7 +37,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from nnlib.grading.grader.grade import grade, grade_submissions  # noqa: E402
+from nnlib.grading.grader.classes import grade_submissions  # noqa: E402
+from nnlib.grading.grader.grade import grade  # noqa: E402
 from nnlib.grading.impl import find_root  # noqa: E402
 
 BASELINE = 5.8

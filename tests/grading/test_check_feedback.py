@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from nnlib.course.release import build_release
-from nnlib.grading.grader.grade import format_table, grade
+from nnlib.grading.grader.grade import grade
+from nnlib.grading.grader.results import format_table
 from nnlib.grading.impl import course_root_of, find_root
 from nnlib.grading.judge.testing import Waiting, forward_for_backward
 

@@ -9,17 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nnlib.grading.grader.grade import (
-    Grade,
+from nnlib.grading.grader.classes import (
     canvas_rows,
-    format_table,
-    grade,
     grade_submissions,
-    gradescope_results,
     list_submissions,
     read_roster,
-    safe_cell,
 )
+from nnlib.grading.grader.grade import grade
+from nnlib.grading.grader.results import Grade, format_table, gradescope_results, safe_cell
 from nnlib.grading.impl import ImplementationError
 from nnlib.grading.registry import TOPICS
 
@@ -370,7 +367,7 @@ def test_check_result_is_truthy_and_shows_nothing_in_a_notebook():
 
 
 def test_the_table_wraps_a_long_message_instead_of_cutting_it():
-    from nnlib.grading.grader.grade import Grade
+    from nnlib.grading.grader.results import Grade
 
     message = ("batchnorm_forward with gamma=1, beta=0: each column should have variance 1 "
                "(normalize over the batch axis 0, with the biased variance), got [0.75 0.75]")

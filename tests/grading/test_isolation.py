@@ -16,13 +16,9 @@ import uuid
 import pytest
 
 from nnlib.grading.grader import isolation
-from nnlib.grading.grader.grade import (
-    SandboxRequired,
-    check_output_path,
-    grade,
-    grade_submissions,
-    safe_cell,
-)
+from nnlib.grading.grader.classes import grade_submissions
+from nnlib.grading.grader.grade import SandboxRequired, grade
+from nnlib.grading.grader.results import check_output_path, safe_cell
 from nnlib.grading.impl import ImplementationError
 from nnlib.grading.judge import jail
 from nnlib.grading.judge import sandbox as sandboxing

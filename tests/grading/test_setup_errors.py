@@ -5,7 +5,8 @@ import pytest
 
 def test_setup_errors_have_their_own_type_and_keep_exit_status_2(tmp_path, capsys):
     from nnlib.__main__ import main
-    from nnlib.grading.grader.grade import SandboxRequired, check_output_path
+    from nnlib.grading.grader.grade import SandboxRequired
+    from nnlib.grading.grader.results import check_output_path
     from nnlib.grading.impl import GradingSetupError, ImplementationError
 
     assert issubclass(GradingSetupError, ImplementationError)

@@ -315,7 +315,8 @@ def run(root: str | os.PathLike[str] = "/autograder", timeout: float = DEFAULT_T
     root = Path(root)
     start = time.monotonic()
     try:
-        from nnlib.grading.grader.grade import grade, gradescope_results
+        from nnlib.grading.grader.grade import grade
+        from nnlib.grading.grader.results import gradescope_results
 
         kwargs: dict[str, Any] = {}
         if "sandbox" in inspect.signature(grade).parameters:
@@ -329,7 +330,7 @@ def run(root: str | os.PathLike[str] = "/autograder", timeout: float = DEFAULT_T
         doc = gradescope_results(result)
         doc["execution_time"] = round(time.monotonic() - start)
         try:  # this output is the instructors' (Gradescope's stdout_visibility: hidden)
-            from nnlib.grading.grader.grade import format_table
+            from nnlib.grading.grader.results import format_table
 
             print(format_table(result, width=100, verbose=True), flush=True)
         except Exception:  # noqa: BLE001 - the results matter more than this log

@@ -99,14 +99,9 @@ def _usage(message: str) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from nnlib.grading.grader.grade import (
-        check_output_path,
-        format_table,
-        grade,
-        grade_submissions,
-        read_roster,
-        write_json,
-    )
+    from nnlib.grading.grader.classes import grade_submissions, read_roster
+    from nnlib.grading.grader.grade import grade
+    from nnlib.grading.grader.results import check_output_path, format_table, write_json
     from nnlib.grading.impl import ImplementationError
     from nnlib.grading.registry import TOPICS
 

@@ -1,7 +1,7 @@
 """Grade one class of submissions for tests/grading/test_hostile.py (the trusted side).
 
 Run as ``python class_run.py SPEC_JSON FD``: grades the folder ``spec["submissions"]``
-with :func:`nnlib.grading.grader.grade.grade_submissions` and writes, as one JSON document on
+with :func:`nnlib.grading.grader.classes.grade_submissions` and writes, as one JSON document on
 the file descriptor ``FD`` (a pipe that no grading subprocess inherits), what the grader
 returned: for each submission its records, scores, problems, protections and the
 Gradescope document the judge computes from them. The test compares the files the
@@ -28,7 +28,8 @@ def main() -> int:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin, the test's pty, becomes our terminal
     except OSError:
         pass
-    from nnlib.grading.grader import grade as grader
+    from nnlib.grading.grader import classes as grader
+    from nnlib.grading.grader.results import gradescope_results
     wanted = {"hidden": spec["hidden"], "timeout": spec["timeout"], "jobs": spec["jobs"],
               "json_dir": spec["json_dir"], "progress": False, "sandbox": spec["sandbox"],
               "topics": spec["topics"]}
@@ -55,7 +56,7 @@ def main() -> int:
             "problems": list(getattr(g, "problems", [])),
             "protections": getattr(g, "protections", None),
             "sandboxed": getattr(g, "sandboxed", None),
-            "gradescope": grader.gradescope_results(g),
+            "gradescope": gradescope_results(g),
         }
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(out, f, default=str)
