@@ -216,3 +216,22 @@ def test_long_messages_are_wrapped_between_words_never_inside_a_number():
     words = " ".join(lines[2:]).split()
     assert [w.strip("[]") for w in words if w.strip("[]").startswith("0.")] == numbers.split()
     assert all(line.startswith(" " * 23) for line in lines[3:])  # under the message
+
+
+def test_the_summary_reads_the_records_fields_not_their_wording():
+    """Reworded messages do not change whom a test waits for (typed records)."""
+    from nnlib.grading.selfcheck import _summarize
+
+    base = {"topic": "dense", "points": 1.0, "name": "t", "nodeid": "t"}
+    records = [
+        dict(base, function="dense_forward", status="failed", message="anything at all",
+             missing="", waiting_for=""),
+        dict(base, function="dense_backward", status="waiting", message="reworded freely",
+             missing="", waiting_for="dense_forward"),
+    ]
+    _, lines = _summarize("dense", records, "exercises/dense.py")
+    assert any("waiting for dense_forward, which fails its tests" in line for line in lines)
+    stub = [dict(base, function="dense_backward", status="not implemented",
+                 message="no name in here", missing="dense_forward", waiting_for="")]
+    _, lines = _summarize("dense", stub, "exercises/dense.py")
+    assert any("waiting for dense_forward (not implemented yet)" in line for line in lines)

@@ -32,10 +32,11 @@ from typing import Any
 
 from nnlib.grading.clock import COLLECT, DEFAULT_TIMEOUT, JUDGES, Limits
 from nnlib.grading.grader import isolation
-from nnlib.grading.grader.results import STATUS_ORDER, Grade
+from nnlib.grading.grader.results import Grade
 from nnlib.grading.grader.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root, impl_dir
 from nnlib.grading.judge import sandbox as sandboxing
+from nnlib.grading.judge.records import STATUS_ORDER
 from nnlib.grading.registry import TOPICS
 
 __all__ = ["grade", "collect", "test_files", "SandboxRequired", "UNISOLATED_REFUSED"]

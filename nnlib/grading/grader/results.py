@@ -18,13 +18,11 @@ from typing import Any
 
 from nnlib._files import write_text
 from nnlib.grading.impl import GradingSetupError
+from nnlib.grading.judge.records import STATUS_ORDER, Status
 from nnlib.grading.registry import TOPICS
 
 __all__ = ["Grade", "format_table", "gradescope_results", "protections_line", "write_json",
            "check_output_path", "safe_cell", "STATUS_ORDER"]
-
-
-STATUS_ORDER = ("passed", "failed", "waiting", "not implemented")
 
 
 @dataclass
@@ -59,8 +57,8 @@ class Grade:
             if not mine:
                 continue
             failed = [r for r in mine if r["status"] == "failed"]
-            waiting = [r for r in mine if r["status"] == "waiting"]
-            missing = [r for r in mine if r["status"] == "not implemented"]
+            waiting = [r for r in mine if r["status"] == Status.WAITING]
+            missing = [r for r in mine if r["status"] == Status.NOT_IMPLEMENTED]
             if not failed and not waiting and not missing:
                 status = "passed"
             elif len(missing) == len(mine):
@@ -87,7 +85,7 @@ class Grade:
 def _first_message(failed: list[dict[str, Any]]) -> str:
     if not failed:
         return ""
-    first = min(failed, key=lambda r: r["status"] == "waiting")  # the cause before its effects
+    first = min(failed, key=lambda r: r["status"] == Status.WAITING)  # the cause, not effects
     function, message = first["function"], first["message"]
     return message if message.startswith(function) else f"{function}: {message}"
 

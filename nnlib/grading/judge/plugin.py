@@ -32,6 +32,7 @@ from nnlib.grading.judge.feedback import (  # noqa: F401 - remember_paths: used 
     remember_paths,
     scrub_paths,
 )
+from nnlib.grading.judge.records import Failure, Status
 from nnlib.grading.judge.testing import Waiting
 
 _INI = """\
@@ -75,32 +76,36 @@ def _short(text: str) -> str:
 
 
 def failure_message(excinfo: pytest.ExceptionInfo[BaseException],
-                    timeout: float | None = None) -> tuple[str, str]:
-    """Return ``(status, message)`` for a failed test.
+                    timeout: float | None = None) -> Failure:
+    """How a test failed: its status, the message, and which function it waits for.
 
-    ``status`` is "not implemented" for a stub that raises NotImplementedError, "waiting"
-    when a function the test needs first fails its own tests (:class:`Waiting`), "failed"
-    otherwise. Failures of the student's code arrive as :class:`StudentError` with the
-    judge's message; assertion messages are the tests' curated texts. Never a traceback.
+    The status is "not implemented" for a stub that raises NotImplementedError (``missing``
+    names the stub), "waiting" when a function the test needs first fails its own tests
+    (:class:`Waiting`; ``waiting_for`` names it), "failed" otherwise. Failures of the
+    student's code arrive as :class:`StudentError` with the judge's message; assertion
+    messages are the tests' curated texts. Never a traceback.
     """
     e = excinfo.value
     if isinstance(e, StudentError):
-        return ("not implemented" if e.not_implemented else "failed"), _short(e.message)
+        if e.not_implemented:
+            return Failure(Status.NOT_IMPLEMENTED, _short(e.message), missing=e.function)
+        return Failure(Status.FAILED, _short(e.message))
     if isinstance(e, ImplementationError):
-        return "failed", _short(str(e))
+        return Failure(Status.FAILED, _short(str(e)))
     if isinstance(e, Waiting):  # the function this test needs first fails its own tests
-        return "waiting", _short(str(e))
+        return Failure(Status.WAITING, _short(str(e)), waiting_for=e.function)
     if isinstance(e, AssertionError):
-        return "failed", _short(str(e) or "assertion failed")
+        return Failure(Status.FAILED, _short(str(e) or "assertion failed"))
     text = str(e)
     if type(e).__name__ == "Failed" and text.startswith("Timeout"):
         limit = f"{timeout:g} s" if timeout else "the time limit"
-        return "failed", f"did not finish within {limit} (an endless loop?)"
+        return Failure(Status.FAILED, f"did not finish within {limit} (an endless loop?)")
     if isinstance(e, Warning):
-        return "failed", _short(f"{type(e).__name__} (warnings count as errors): {text}")
+        return Failure(Status.FAILED,
+                       _short(f"{type(e).__name__} (warnings count as errors): {text}"))
     if isinstance(e, (pytest.skip.Exception, pytest.xfail.Exception)):
-        return "failed", "the test was skipped (a skipped test earns no points)"
-    return "failed", _short(f"{type(e).__name__}: {text}")
+        return Failure(Status.FAILED, "the test was skipped (a skipped test earns no points)")
+    return Failure(Status.FAILED, _short(f"{type(e).__name__}: {text}"))
 
 
 class Collector:
@@ -184,7 +189,9 @@ class Collector:
         info = self._info.get(nodeid, {"nodeid": nodeid, "name": nodeid, "topic": "",
                                         "function": "", "points": 1.0, "declared": False,
                                         "visibility": "visible"})
-        self._current[nodeid] = dict(info, status="failed", message="the test did not run")
+        self._current[nodeid] = dict(info, status=Status.FAILED.value,
+                                     message="the test did not run", missing="",
+                                     waiting_for="")
         if self.on_start is not None:
             self.on_start()
 
@@ -197,12 +204,13 @@ class Collector:
             return report
         if call.excinfo is not None and item.nodeid not in self._failed:
             self._failed.add(item.nodeid)
-            status, message = failure_message(call.excinfo, self.timeout)
-            record["status"], record["message"] = status, message
+            failure = failure_message(call.excinfo, self.timeout)
+            record.update(status=failure.status.value, message=failure.message,
+                          missing=failure.missing, waiting_for=failure.waiting_for)
             if call.when == "teardown":
-                record["message"] = "(after the test) " + message
+                record["message"] = "(after the test) " + failure.message
         elif call.when == "call" and report.passed and item.nodeid not in self._failed:
-            record["status"], record["message"] = "passed", ""
+            record["status"], record["message"] = Status.PASSED.value, ""
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -212,11 +220,11 @@ class Collector:
             return
         if (report.failed or report.skipped) and report.nodeid not in self._failed:
             self._failed.add(report.nodeid)
-            record["status"] = "failed"
+            record["status"] = Status.FAILED.value
             record["message"] = ("the test was skipped (a skipped test earns no points)"
                                  if report.skipped else "failed")
-        elif (report.failed or report.skipped) and record["status"] == "passed":
-            record["status"] = "failed"
+        elif (report.failed or report.skipped) and record["status"] == Status.PASSED:
+            record["status"] = Status.FAILED.value
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         """Close the record of a test and stream it."""

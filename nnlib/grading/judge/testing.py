@@ -218,9 +218,13 @@ class Waiting(AssertionError):
     """A test cannot judge its function yet: a function it depends on fails.
 
     Raised by :func:`forward_for_backward`. The grader records the test with the status
-    ``"waiting"`` (no points) and this message, which names the failing function, so that
-    a correct backward pass is never blamed for a wrong forward pass.
+    ``"waiting"`` (no points), ``waiting_for`` set to ``function`` and this message, so
+    that a correct backward pass is never blamed for a wrong forward pass.
     """
+
+    def __init__(self, message: str, function: str = "") -> None:
+        super().__init__(message)
+        self.function = function
 
 
 def forward_for_backward(impl: Any, forward: str, *args: Any, expected: Any, judged: str,
@@ -263,7 +267,7 @@ def forward_for_backward(impl: Any, forward: str, *args: Any, expected: Any, jud
     def wait(why: str) -> Waiting:
         why = why.split("; ")[0]  # the first clause says what is wrong; details are elsewhere
         return Waiting(f"waiting for {forward}, which fails its tests ({why}): {judged} is "
-                       f"judged on the cache of {forward} once {forward} passes")
+                       f"judged on the cache of {forward} once {forward} passes", forward)
 
     from nnlib.grading.judge.feedback import StudentError
 

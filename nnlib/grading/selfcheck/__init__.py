@@ -103,7 +103,7 @@ def _summarize(topic: str, records: list[dict], shown_file: str,
         if not failed:
             lines.append(f"  {function:<{width}}  ok ({_tests(len(mine))})")
         elif all(r["status"] == "not implemented" for r in failed) and len(failed) == len(mine):
-            missing = sorted({r["message"].split()[0] for r in failed} - {function})
+            missing = sorted({r.get("missing") or function for r in failed} - {function})
             if missing:
                 lines += _wrapped(f"waiting for {', '.join(missing)} (not implemented yet)",
                                   pad, f"  {function:<{width}}  ")
@@ -112,7 +112,7 @@ def _summarize(topic: str, records: list[dict], shown_file: str,
                                   pad, f"  {function:<{width}}  ")
         elif all(r["status"] in ("waiting", "not implemented") for r in failed):
             # judged on the cache of a forward that fails its own tests
-            needs = sorted({r["message"].split()[2].rstrip(":,") for r in failed
+            needs = sorted({r.get("waiting_for") or function for r in failed
                             if r["status"] == "waiting"} - {function})
             part = "" if len(failed) == len(mine) else f" ({len(failed)} of {_tests(len(mine))})"
             lines += _wrapped(f"waiting for {', '.join(needs)}, which fails its tests: fix it "
