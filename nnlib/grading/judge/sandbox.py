@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlib.grading import sandboxed
+from nnlib.grading.impl import GradingSetupError
 
 __all__ = ["Sandbox", "find_bwrap", "prepare", "seal", "new_uid", "kill_uid",
            "kill_uid_from_threads", "worker_command", "LIMITS"]
@@ -281,8 +282,11 @@ def prepare(box: Sandbox, private: Path, uid: int | None) -> dict[str, str]:
     if box.kind == "jail":
         from nnlib.grading.judge import jail
         if uid is None:
-            raise jail.JailUnavailable("the chroot fallback needs an unprivileged uid")
-        built = jail.build()
+            raise GradingSetupError("the chroot fallback needs an unprivileged uid")
+        try:
+            built = jail.build()
+        except jail.JailUnavailable as e:
+            raise GradingSetupError(f"the chroot fallback could not be built: {e}") from None
         folder, inside = built.new_box(uid)
         return {"submission": str(folder), "inside": inside, "jail": str(built.root),
                 "python": built.python}
