@@ -126,6 +126,7 @@ def test_student_code_cannot_reach_the_course_the_grader_or_the_network(tmp_path
     assert flags["nnlib"] == flags["pytest"] == flags["conftest"] == flags["env"] == "0", flags
     if os.geteuid() == 0:
         assert flags["root"] == "0", "the worker ran as root"
+    assert g.isolation == ("bwrap" if mode == "auto" else "jail" if JAIL else "none")
     if mode == "auto":  # the sandbox also hides the course's files and the network
         assert g.sandboxed and "no network" in g.protections
         assert flags["sol"] == flags["hidden"] == flags["net"] == "0", flags

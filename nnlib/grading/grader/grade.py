@@ -184,6 +184,7 @@ class _Rounds:
     problems: list[str] = field(default_factory=list)
     protections: list[str] = field(default_factory=list)
     sandboxed: bool = False
+    isolation: str = ""
 
     def run(self) -> None:
         """Run judges until every test is done or the submission's time is up."""
@@ -211,6 +212,7 @@ class _Rounds:
             elif "protections" in event:
                 self.protections = event["protections"]
                 self.sandboxed = bool(event["sandboxed"])
+                self.isolation = str(event.get("isolation", ""))
             elif "start" in event:
                 started = event["start"]
             elif "record" in event:
@@ -264,7 +266,7 @@ def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,
                        "not graded: the submission's overall time limit ran out")
     return Grade(records=records, seconds=time.monotonic() - start,
                  problems=problems + rounds.problems, protections=rounds.protections,
-                 sandboxed=rounds.sandboxed, note=h.note)
+                 sandboxed=rounds.sandboxed, isolation=rounds.isolation, note=h.note)
 
 
 def grade(impl: str | os.PathLike[str] = "exercises", hidden: bool = False,

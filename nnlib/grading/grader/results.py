@@ -35,7 +35,10 @@ class Grade:
     protections: list[str] = field(default_factory=list)
     """The protections in force while the student's code ran (human-readable)."""
     sandboxed: bool = False
-    """True when the worker ran in the bubblewrap sandbox."""
+    """True when the worker was isolated (bubblewrap or the chroot fallback)."""
+    isolation: str = ""
+    """How: ``"bwrap"``, ``"jail"`` (the chroot fallback) or ``"none"``; ``""`` when no
+    student code ran."""
     note: str = ""
     """How the hand-in was read, when it was not flat (e.g. ``exercises/`` inside it)."""
 
@@ -109,10 +112,9 @@ def protections_line(result: Grade) -> str:
     """
     if not result.protections:
         return ""
-    text = " ".join(result.protections)
-    if "chroot fallback" in text:
+    if result.isolation == "jail":
         return "your code ran sandboxed (a chroot of its own), apart from the grader"
-    if result.sandboxed:
+    if result.isolation == "bwrap":
         return "your code ran sandboxed (bubblewrap), apart from the grader"
     return "your code ran in a process apart from the grader, without a sandbox"
 

@@ -82,7 +82,8 @@ def main() -> None:
         if session is not None:
             session.close()
             starts = session.starts
-            emit({"protections": session.protections(), "sandboxed": session.box.sandboxed})
+            emit({"protections": session.protections(), "sandboxed": session.box.sandboxed,
+                  "isolation": session.box.kind})
         emit({"finished": code, "worker_starts": starts,
               "collect_errors": collector.collect_errors[:3]})
     os._exit(0)
