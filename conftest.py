@@ -9,9 +9,12 @@ project checks depends on it:
   tests run every one of them against the reference solutions and the stubs instead.
 - the project's own tests use ``stub_course``: a course folder whose ``exercises/`` is
   generated from ``solutions/`` afresh (:func:`nnlib.course.release.write_stub_course`).
-- the notebooks' kernels (nbval) run against such a folder too, as
-  ``scripts/run_notebooks.py`` does: their stored outputs are what a student sees before
-  writing any exercise.
+- the notebooks' kernels (nbval) run in the student release, built fresh once per test
+  process (:func:`nnlib.course.release.build_release`): its stubs, its tests and its copy
+  of ``nnlib``, as ``scripts/run_notebooks.py`` runs them on fresh stubs. Their stored
+  outputs are what a student sees before writing any exercise, and the one execution of
+  each notebook shows both that the notebook holds its outputs and that it runs in the
+  release (tests/grading/test_release_notebooks.py checks the rest of that claim).
 
 The notebook kernels and grading subprocesses inherit the environment set here.
 """
@@ -33,28 +36,36 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent
-_STUB_COURSE: list[Path] = []
+_RELEASE: list[Path] = []
 
 
-def notebook_stub_env() -> dict[str, str]:
-    """``NNLIB_ROOT`` and ``NNLIB_IMPL`` for a notebook kernel: fresh stubs, this process."""
-    from nnlib.course.release import write_stub_course
+def notebook_env() -> dict[str, str]:
+    """The environment of a notebook kernel: the student release, built fresh for this process.
 
-    if not _STUB_COURSE:
-        tmp = Path(tempfile.mkdtemp(prefix="nnlib-notebook-stubs-"))
+    ``PYTHONPATH`` is the release's folder alone, so the kernel imports the release's own
+    copy of ``nnlib`` (as a student's ``pip install -e .`` there would); ``NNLIB_ROOT`` and
+    ``NNLIB_IMPL`` name the release and its stub ``exercises/``, because nbval starts the
+    kernel in this repository's ``course/``.
+    """
+    from nnlib.course.release import build_release
+
+    if not _RELEASE:
+        tmp = Path(tempfile.mkdtemp(prefix="nnlib-notebook-release-"))
         atexit.register(shutil.rmtree, tmp, True)
-        _STUB_COURSE.append(write_stub_course(tmp / "course", ROOT))
-    dest = _STUB_COURSE[0]
-    return {"NNLIB_ROOT": str(dest), "NNLIB_IMPL": str(dest / "exercises")}
+        build_release(tmp / "course-release", root=ROOT)
+        _RELEASE.append(tmp / "course-release")
+    dest = _RELEASE[0]
+    return {"NNLIB_ROOT": str(dest), "NNLIB_IMPL": str(dest / "exercises"),
+            "PYTHONPATH": str(dest)}
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
-    """Start each notebook's kernel (nbval, in its first cell's setup) on fresh stubs."""
+    """Start each notebook's kernel (nbval, in its first cell's setup) in a fresh release."""
     if type(item).__name__ != "IPyNbCell":
         yield
         return
-    env = notebook_stub_env()
+    env = notebook_env()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
