@@ -23,6 +23,15 @@ subprocess each, started together), beside correct and stub classmates graded be
     the grader returned, no submission folder changed, no process of the run is alive,
     no stray file is left, and a later student is graded as before.
 
+Every class run is graded in two modes (:data:`MODES`): as this machine allows (bubblewrap)
+and as Gradescope's containers do (the chroot fallback). An attack whose outcome can depend
+on the isolation (what the worker can see and write, the processes and signals it can reach,
+its resources, the network, the way its process ends) is graded in both; an attack on the
+judge's own logic (what it does with replies, exceptions, returned values, records and
+feedback, inside one worker process that is the same code in both modes) is graded in the
+first mode only. :data:`JUDGE_LOGIC` lists those, with the reasoning;
+:data:`ISOLATION_DEPENDENT` the others, and a test fails if an attack is in neither.
+
 Set ``NNLIB_HOSTILE_ISOLATE=1`` to grade each attack in a class run of its own (slow;
 used to show which attacks succeed against a grader, without one attack masking
 another), and ``NNLIB_HOSTILE_ONLY=name,name`` to run some attacks only.
@@ -30,6 +39,7 @@ another), and ``NNLIB_HOSTILE_ONLY=name,name`` to run some attacks only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -48,7 +58,7 @@ import tempfile
 import threading
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
@@ -267,6 +277,76 @@ ATTACKS = [
     Attack("return_many_types", "returns", base="fake"),
 ]
 BY_NAME = {a.name: a for a in ATTACKS}
+
+JUDGE_LOGIC = frozenset({
+    # Forged replies from inside the worker's own process (its json module): what the
+    # judge accepts as a reply is protocol logic, the same in every mode.
+    "patch_json", "protocol_flood",
+    # Exceptions raised inside a call (skip, xfail, exit, KeyboardInterrupt, SystemExit,
+    # GeneratorExit, home-made BaseExceptions): the worker catches them and the judge
+    # scores the call; no process ends. (In the chroot pytest is not importable at all, so
+    # the skip and xfail attacks are strongest in the first mode, where they run.)
+    "escape_pytest_skip", "escape_pytest_xfail", "escape_skiptest", "escape_fake_outcomes",
+    "escape_pytest_exit", "escape_keyboard_interrupt", "escape_system_exit",
+    "escape_base_exception",
+    # The reference from inside the worker's process (its modules, the caller's frames):
+    # what the worker process holds does not depend on what it can see outside.
+    "ref_sys_modules", "ref_frame_walk", "ref_patch_oracle",
+    # Monkeypatching the worker's own modules, builtins and memory: the judge computes in
+    # its own process.
+    "patch_norm", "patch_builtin_max", "patch_builtin_abs", "patch_isinstance",
+    "patch_numpy_comparisons", "patch_helpers", "patch_tolerance_ctypes",
+    "patch_test_functions", "patch_pytest_runtest", "patch_collector",
+    "patch_register_plugin", "patch_test_globals",
+    # What a function returns, and the callbacks it is handed: the protocol's decoding.
+    "return_ndarray_subclass", "return_magic_object", "return_float_subclass", "return_huge",
+    "return_object_array", "return_reduce", "return_many_types", "callback_abuse",
+    # What the tests compute: gradient checks, in-place writes, trivial functions.
+    "grad_cached_forward", "grad_cached_loss", "mutate_star_args", "mutate_batch_stats",
+    "mutate_write_back", "trivial_identity", "trivial_zeros", "trivial_cache",
+    # Folder names and file types: the grader reads and copies the hand-in before any
+    # sandbox exists, and writes the grades table itself.
+    "class_formula_name", "class_max_points_name", "file_fifo", "file_dev_zero",
+    "file_nul_bytes",
+})
+"""Attacks on the judge's and the grader's own logic: graded in the first mode only."""
+
+ISOLATION_DEPENDENT = frozenset({
+    # Files and processes found through /proc, the temporary folders and the outputs.
+    "forge_events", "forge_points", "forge_output", "fd_spray",
+    # The worker's process ends or is stopped: how its death is seen and its
+    # descendants are ended differs between bubblewrap and the chroot.
+    "exit_import", "escape_os_exit", "escape_segfault", "escape_stack_overflow",
+    "escape_sigstop",
+    # Deadlines: the judge kills what does not answer, by the sandbox's own means.
+    "time_sleep", "time_block_signals", "time_import_hang", "time_lingering_thread",
+    # Environment, paths and site-packages: what the worker can see and write.
+    "env_impl_solutions", "env_impl_path", "env_site_persistence",
+    # The reference through the file system and the import system.
+    "ref_import_module", "ref_resolve_name", "ref_exec_solutions", "ref_exec_library",
+    "ref_meta_path", "ref_classmates", "ref_site_finder", "symlink_file",
+    "symlink_relative", "symlink_folder", "symlink_exercises", "extra_conftest",
+    "extra_sitecustomize", "extra_numpy",
+    # The instructor's files.
+    "files_public_conftest", "files_hidden_conftest", "files_instructor", "files_pyc_poison",
+    "files_output_symlinks", "fallback_plant_links",
+    # Classmates, the grader's processes, signals.
+    "class_rewrite_classmates", "class_detached_csv", "class_detached_exec",
+    "class_kill_classmates", "class_kill_grader", "class_killpg", "class_pkill",
+    "class_kill_everything", "class_proc_cmdline",
+    # Resources: processes, memory, disk, output, leftovers.
+    "class_fork_bomb", "class_memory_hog", "class_huge_files", "class_output_flood",
+    "class_leftover_files",
+    # Feedback that shows what the worker can read (hidden tests, paths, environment).
+    "leak_hidden_source", "leak_paths",
+    # The machine: network, system files, the terminal.
+    "net_localhost", "read_system_files", "tty_tiocsti",
+})
+"""Attacks whose outcome can depend on the isolation: graded in every mode."""
+
+
+def _modes_of(attack: Attack) -> tuple[str, ...]:
+    return MODES if attack.name in ISOLATION_DEPENDENT else MODES[:1]
 CLASSMATES = {"00_correct": "solutions", "00_fake": "fake", "zz_correct": "solutions",
               "zz_stub": "stubs"}
 """Graded in every class run, before (00_) and after (zz_) the attackers. 00_fake is the
@@ -274,13 +354,15 @@ baseline of the attacks built on the fake; the stubs' baseline is 0 and the solu
 full marks, whatever any classmate got."""
 
 
-def _selected() -> list[Attack]:
+def _selected(mode: str | None = None) -> list[Attack]:
+    """The attacks to grade (in ``mode``, when given)."""
     only = os.environ.get("NNLIB_HOSTILE_ONLY", "")
     names = [n.strip() for n in only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         raise ValueError(f"NNLIB_HOSTILE_ONLY: unknown attacks {unknown}")
-    return [BY_NAME[n] for n in names] if names else ATTACKS
+    attacks = [BY_NAME[n] for n in names] if names else ATTACKS
+    return [a for a in attacks if mode is None or mode in _modes_of(a)]
 
 
 def _group_of(attack: Attack) -> str:
@@ -782,12 +864,10 @@ def _later_student(tmp_root: Path, run_token: str, mode: str) -> ClassRun:
     return later
 
 
-@pytest.fixture(scope="module", params=MODES)
-def hostile(request: pytest.FixtureRequest) -> Session:
-    mode = request.param
-    if mode == "gradescope" and can_imitate_gradescope():
-        pytest.skip(f"the Gradescope-like mode {can_imitate_gradescope()}")
-    attacks = _selected()
+@contextlib.contextmanager
+def _graded(mode: str) -> Iterator[Session]:
+    """Grade the class runs of ``mode``; on leaving, clean up after them."""
+    attacks = _selected(mode)
     isolate = bool(os.environ.get("NNLIB_HOSTILE_ISOLATE"))
     run_token = secrets.token_hex(4)
     tmp_root = Path(tempfile.mkdtemp(prefix=f"nnlib-hostile-{run_token}-"))
@@ -828,6 +908,7 @@ def hostile(request: pytest.FixtureRequest) -> Session:
             _grade_runs(list(runs.values()), PARALLEL_RUNS, later)
             for run in runs.values():
                 guard.changes(run)
+                guard.restore(run)  # now: the next mode's snapshot must not see it
                 run.received = list(listener.received)
         yield session
     finally:
@@ -842,6 +923,37 @@ def hostile(request: pytest.FixtureRequest) -> Session:
                 if any(r.token in p.name for r in runs.values()):
                     p.unlink(missing_ok=True)
         shutil.rmtree(tmp_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def _hostile_sessions() -> Iterator[tuple[dict[str, Session | BaseException],
+                                          contextlib.ExitStack]]:
+    """Each mode's graded class runs, made once (on first use) and cleaned up at the end."""
+    with contextlib.ExitStack() as stack:
+        yield {}, stack
+
+
+@pytest.fixture(params=MODES)
+def hostile(request: pytest.FixtureRequest, _hostile_sessions) -> Session:
+    """The class runs of one mode, graded once for every test that asks for that mode.
+
+    Function-scoped over a module-wide cache, so that the attacks of each mode can be
+    parametrized with their mode (:func:`_params`) and each mode is still graded once.
+    """
+    mode = request.param
+    if mode == "gradescope" and can_imitate_gradescope():
+        pytest.skip(f"the Gradescope-like mode {can_imitate_gradescope()}")
+    sessions, stack = _hostile_sessions
+    if mode not in sessions:
+        try:
+            sessions[mode] = stack.enter_context(_graded(mode))
+        except Exception as e:
+            sessions[mode] = e
+            raise
+    session = sessions[mode]
+    if isinstance(session, BaseException):
+        pytest.fail(f"grading the {mode} class runs failed: {session!r}")
+    return session
 
 
 # ------------------------------------------------------------------ the checks
@@ -1059,11 +1171,13 @@ def _file_problems(attack: Attack, run: ClassRun, session: Session) -> list[str]
 
 
 def _params() -> list:
-    return [pytest.param(a.name, marks=pytest.mark.xfail(strict=True, reason=a.xfail))
-            if a.xfail else a.name for a in _selected()]
+    """(mode, attack) pairs, grouped by mode: each mode's class runs are graded once."""
+    return [pytest.param(mode, a.name, id=f"{mode}-{a.name}",
+                         marks=[pytest.mark.xfail(strict=True, reason=a.xfail)] if a.xfail
+                         else []) for mode in MODES for a in _selected(mode)]
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize(("hostile", "name"), _params(), indirect=["hostile"])
 def test_hostile_submission(hostile: Session, name: str) -> None:
     attack = BY_NAME[name]
     run = hostile.runs[_group_of(attack)]
@@ -1092,6 +1206,24 @@ def test_the_suite_has_forty_distinct_attacks_in_every_category() -> None:
     assert {a.category for a in ATTACKS} >= {
         "forgery", "escape", "time", "environment", "reference", "monkeypatch",
         "instructor files", "class", "resources", "returns", "feedback", "machine", "tests"}
+
+
+def test_every_attack_says_whether_its_outcome_can_depend_on_the_isolation() -> None:
+    """Each attack is either graded in every mode or, as an attack on the judge's own logic,
+    in the first mode only; a new attack must be put in one of the two sets."""
+    names = set(BY_NAME)
+    assert not JUDGE_LOGIC & ISOLATION_DEPENDENT, sorted(JUDGE_LOGIC & ISOLATION_DEPENDENT)
+    unknown = (JUDGE_LOGIC | ISOLATION_DEPENDENT) - names
+    assert not unknown, f"no such attacks: {sorted(unknown)}"
+    missing = names - JUDGE_LOGIC - ISOLATION_DEPENDENT
+    assert not missing, (f"attacks in neither JUDGE_LOGIC nor ISOLATION_DEPENDENT: "
+                         f"{sorted(missing)}")
+    assert {m for a in ATTACKS for m in _modes_of(a)} == set(MODES)
+    pairs = [(mode, name) for mode, name in (p.values for p in _params())]
+    assert len(pairs) == len(set(pairs)) == len(ATTACKS) + len(ISOLATION_DEPENDENT)
+    for a in ATTACKS:  # the sandbox-only guarantees and the fallback's attack: both modes
+        if a.sandbox_only or a.name.startswith("fallback_"):
+            assert a.name in ISOLATION_DEPENDENT, a.name
 
 
 def test_each_mode_grades_with_the_isolation_it_names(hostile: Session) -> None:
