@@ -13,7 +13,6 @@ release and its exercises by itself, and nbval's kernels really run in such a re
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -80,10 +79,10 @@ def test_a_kernel_in_the_release_finds_the_release_and_its_stubs(release):
     assert Path(impl).resolve() == resolved / "exercises"
 
 
-def test_nbval_runs_the_kernels_in_a_fresh_release():
+def test_nbval_runs_the_kernels_in_a_fresh_release(pytestconfig):
     """The root conftest.py gives nbval's kernels a release of their own (not this clone's
     exercises/ or nnlib): the execution that the tests above rely on."""
-    root_conftest = next(m for m in list(sys.modules.values())
+    root_conftest = next(m for m in pytestconfig.pluginmanager.get_plugins()
                          if getattr(m, "__file__", None)
                          and Path(m.__file__).resolve() == (ROOT / "conftest.py").resolve())
     env = root_conftest.notebook_env()
