@@ -57,6 +57,13 @@ _GRAD = ("same", 0, "the gradient")
 
 EXERCISES: tuple[Exercise, ...] = (
     Exercise("numerical_gradient", "gradients", "01_chain_rule", ("same", 1, "grad")),
+    Exercise("add_local", "engine", "01_chain_rule"),
+    Exercise("mul_local", "engine", "01_chain_rule"),
+    Exercise("tanh_local", "engine", "01_chain_rule"),
+    Exercise("exp_local", "engine", "01_chain_rule"),
+    Exercise("pow_local", "engine", "01_chain_rule"),
+    Exercise("topological_order", "engine", "01_chain_rule"),
+    Exercise("backward", "engine", "01_chain_rule"),
     Exercise("sigmoid_forward", "activations", "02_dense_forward", _OUT, ("Sigmoid",)),
     Exercise("sigmoid_backward", "activations", "02_dense_forward", _DX, ("Sigmoid",)),
     Exercise("relu_forward", "activations", "02_dense_forward", _OUT, ("ReLU",)),
