@@ -88,6 +88,7 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("batchnorm_backward", "batchnorm", "05_batch_normalization"),
     Exercise("batchnorm_backward_fast", "batchnorm", "05_batch_normalization", (),
              ("BatchNorm",)),
+    Exercise("intermediate_grads", "intermediates", "08_batchnorm_backward"),
     Exercise("batchnorm_inference", "batchnorm", "06_batchnorm_in_networks", _OUT,
              ("BatchNorm",)),
     Exercise("running_stats_update", "batchnorm", "06_batchnorm_in_networks", (),
