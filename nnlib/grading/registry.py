@@ -100,6 +100,8 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("layernorm_backward", "layernorm", "06_batchnorm_in_networks", (),
              ("LayerNorm",)),
     Exercise("adam_update", "adam", "04_training", ("same", 0, "w")),
+    Exercise("assembled_loss", "assembly", "11_assemble_network"),
+    Exercise("assembled_predict", "assembly", "11_assemble_network"),
 )
 """Every graded function, in teaching order within its topic; topics in grading order."""
 
