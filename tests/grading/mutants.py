@@ -326,4 +326,19 @@ MUTANTS: tuple[Mutant, ...] = (
            "eps inside the square root",
            "(np.sqrt(v_hat) + eps)",
            "(np.sqrt(v_hat + eps))"),
+    # ------------------------------------------------------------------ engine
+    Mutant("engine_backward_overwrites", "engine", "backward",
+           "a parent's gradient is overwritten by each use instead of summed over its uses",
+           "grads[p] += local * g",
+           "grads[p] = local * g"),
+    # ------------------------------------------------------------------ intermediates
+    Mutant("intermediates_counts_one_path", "intermediates", "intermediate_grads",
+           "dcounts keeps the path through probs only and forgets the one through counts_sum",
+           'g["counts"] = v["counts_sum_inv"] * g["probs"] + g["counts_sum"]',
+           'g["counts"] = v["counts_sum_inv"] * g["probs"]'),
+    # ------------------------------------------------------------------ assembly
+    Mutant("assembly_running_unbiased", "assembly", "assembled_loss",
+           "running statistics fed the unbiased batch variance (corrected twice)",
+           "z1.var(axis=0), X.shape[0]",
+           "z1.var(axis=0, ddof=1), X.shape[0]"),
 )
