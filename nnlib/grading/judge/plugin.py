@@ -191,7 +191,7 @@ class Collector:
                                         "visibility": "visible"})
         self._current[nodeid] = dict(info, status=Status.FAILED.value,
                                      message="the test did not run", missing="",
-                                     waiting_for="")
+                                     waiting_for="", mistake="")
         if self.on_start is not None:
             self.on_start()
 
