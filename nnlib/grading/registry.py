@@ -160,8 +160,8 @@ class Mistake:
 
     def text(self) -> str:
         """The diagnosis as the student reads it."""
-        return (f"this is the known mistake '{self.id}': your {self.name}. Fix: {self.fix} "
-                f"(see {self.notebook}, section \"{self.section}\")")
+        return (f"Your {self.name} (the known mistake '{self.id}'). Fix: {self.fix}. "
+                f"See {self.notebook}, section \"{self.section}\".")
 
 
 def _m(id: str, functions: str, name: str, fix: str, section: str) -> Mistake:
@@ -239,7 +239,7 @@ MISTAKES: tuple[Mistake, ...] = (
     _m("bn_eps_outside_sqrt", "batchnorm_forward batchnorm_inference",
        "output divides by sqrt(var) + eps instead of sqrt(var + eps)",
        "eps goes inside the square root: (x - mu) / sqrt(var + eps)",
-       "Why $\\epsilon$ matters"),
+       "Why ε matters"),
     _m("bn_wrong_axis", "batchnorm_forward",
        "statistics are taken over axis 1 (each example's features) instead of the batch",
        "mean and variance over axis 0, one per feature",

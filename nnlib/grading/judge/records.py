@@ -5,7 +5,8 @@ A record is plain data (it travels as JSON from the judge to the grading process
 :class:`Status` value), ``message`` (for the student), ``missing`` (the function that is
 still a stub, or ``""``), ``waiting_for`` (the function this test needs first, which
 fails its own tests, or ``""``) and ``mistake`` (the id of the catalogued mistake that the
-student's output shows, :data:`nnlib.grading.registry.MISTAKES`, or ``""``). Readers use these fields, never the message's wording.
+student's output shows, :data:`nnlib.grading.registry.MISTAKES`, or ``""``). Readers use
+these fields, never the message's wording.
 """
 
 from __future__ import annotations
