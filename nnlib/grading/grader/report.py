@@ -271,6 +271,7 @@ code { font-size: 0.95em; }
 img { max-width: 100%; height: auto; }
 nav a { margin-right: 1em; }
 .who { max-width: 40em; }
+.wide { overflow-x: auto; }
 """
 
 # No script of any kind, images only from the report folder, styles only inline.
@@ -329,7 +330,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
                 'mistake and function; the count is the number of students.</p>',
                 _img("mistakes.png", sizes["mistakes.png"],
                      "Bar chart: how many students made each named mistake"),
-                '<table>', '<tr><th>mistake</th><th>what the output shows</th>'
+                '<div class="wide"><table>', '<tr><th>mistake</th><th>what the output shows</th>'
                 '<th>function</th><th class="num">students</th><th>who</th>'
                 '<th>fix (where it is taught)</th></tr>']
         for k, row in enumerate(c.mistake_rows):
@@ -343,7 +344,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
                 f'<td class="num">{len(row.students)} of {n}</td>'
                 f'<td class="who">{_esc(", ".join(row.students))}</td>'
                 f'<td>{_esc(fix)}</td></tr>')
-        out.append('</table>')
+        out.append('</table></div>')
 
     out += ['<h2 id="tests">Pass rate per test</h2>',
             _img("functions.png", sizes["functions.png"],
@@ -352,7 +353,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
             + (', hidden tests included' if hidden else '')
             + '. <em>Waiting</em>: the function it needs first fails its own tests; '
             '<em>not implemented</em>: still the stub.</p>',
-            '<table>', '<tr><th>test</th><th>kind</th><th class="num">points</th>'
+            '<div class="wide"><table>', '<tr><th>test</th><th>kind</th><th class="num">points</th>'
             '<th>passed</th><th class="num">failed</th><th class="num">waiting</th>'
             '<th class="num">not implemented</th><th>named mistakes</th></tr>']
     group = None
@@ -385,7 +386,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
             f'<td class="num">{t.status[Status.WAITING.value] or ""}</td>'
             f'<td class="num">{t.status[Status.NOT_IMPLEMENTED.value] or ""}</td>'
             f'<td>{named}</td></tr>')
-    out.append('</table>')
+    out.append('</table></div>')
 
     problems = any(c.grades[s].problems or c.grades[s].note for s in c.names)
     out += ['<h2 id="students">Students</h2>',
@@ -393,7 +394,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
             'and the named mistakes found'
             + (', and any problem with the hand-in or note on how it was read' if problems
                else '') + '.</p>',
-            '<table>', '<tr><th>student</th><th class="num">score</th>'
+            '<div class="wide"><table>', '<tr><th>student</th><th class="num">score</th>'
             + "".join(f'<th class="num">{_esc(topic)}</th>' for topic in c.topics)
             + '<th>named mistakes</th>' + ('<th>problems</th>' if problems else '') + '</tr>']
     for s in c.names:
@@ -416,7 +417,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
                    f'<td class="num">{_pts(g.score)} / {_pts(g.max_score)}</td>'
                    + "".join(cells) + f'<td>{mistakes}</td>'
                    + (f'<td>{said}</td>' if problems else '') + '</tr>')
-    out += ['</table>',
+    out += ['</table></div>',
             '<p class="muted">Written by <code>python -m nnlib grade --report</code>; the '
             'figures are the PNG files next to this page.</p>',
             '</body>', '</html>', '']
