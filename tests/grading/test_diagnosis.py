@@ -199,3 +199,13 @@ def test_check_prints_the_diagnosis(tmp_path):
     assert "(the known mistake 'dense_db_mean')" in text, proc.stdout
     assert mistake("dense_db_mean").fix in text
     assert mistakes_of("dense_backward")
+
+
+def test_the_docs_list_the_catalogue():
+    text = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    table = text[text.index("## Named mistakes"):]
+    rows = re.findall(r"^\| `(\w+)` \| (.*?) \| (.*?) \|$", table, flags=re.M)
+    assert [r[0] for r in rows] == [m.id for m in MISTAKES]
+    for (_, functions, shows), m in zip(rows, MISTAKES, strict=True):
+        assert re.findall(r"`(\w+)`", functions) == list(m.functions), m.id
+        assert shows == f"your {m.name}", m.id
