@@ -105,6 +105,15 @@ def _check_grads(impl, parents, local, root, creation, what):
 
 
 @pytest.mark.points(1)
+@pytest.mark.checks("add_local")
+def test_hidden_add_local_integers_and_huge_values(impl):
+    for a, b in ((3, -4), (1e300, 1e300), (-0.0, 2.5)):
+        da, db = expect_tuple(call(impl.add_local, a, b), 2, "add_local")
+        _close(da, 1.0, f"add_local({a}, {b}): d(a + b)/da (does not depend on a or b)")
+        _close(db, 1.0, f"add_local({a}, {b}): d(a + b)/db (does not depend on a or b)")
+
+
+@pytest.mark.points(1)
 @pytest.mark.checks("mul_local")
 def test_hidden_mul_local_with_a_zero_and_integers(impl):
     for a, b in ((0.0, 7.0), (-3, 5), (1e200, 1e-200)):
