@@ -156,6 +156,22 @@ def test_backward(impl):
     except Exception:
         wait_for_order(impl, PARENTS, 0)
         raise
+    # y = u + u * u with u = tanh(c): u is used twice, by y and by u * u, and is not a leaf
+    # 0: y   1: u   2: u * u   3: c
+    u = math.tanh(0.4)
+    parents, local = [[1, 2], [3], [1, 1], []], [[1.0, 1.0], [1.0 - u * u], [u, u], []]
+    expected = _reference(parents, local, 0, [3, 1, 2, 0])
+    try:
+        grads = call(impl.backward, parents, local, 0)
+        if not isinstance(grads, (list, tuple, np.ndarray)) or len(grads) != 4:
+            raise AssertionError("backward must return a list of 4 gradients, one per node, "
+                                 f"got {type(grads).__name__}")
+        _close(grads[3], expected[3], "backward on y = u + u * u, u = tanh(c): dy/dc (u "
+               "must have received both of its shares before it passes its gradient on: "
+               "visit the nodes in reverse topological order)")
+    except Exception:
+        wait_for_order(impl, parents, 0)
+        raise
 
 
 def wait_for_order(impl, parents, root):
