@@ -36,3 +36,13 @@ def test_numerical_gradient_is_centered(impl):
     grad = call(impl.numerical_gradient, lambda v: float(np.sum(v**3)), x)
     assert_close(grad, 3 * x**2, "numerical_gradient of sum(x**3) (should be 3x**2; use the "
                  "centered difference (f(x+h) - f(x-h)) / (2h))", rtol=1e-8)
+
+
+@pytest.mark.points(1)
+def test_numerical_gradient_non_contiguous_input(impl):
+    # f(x) = sum(x**2) on a view with gaps (every other column): x.reshape(-1) is a copy
+    big = np.arange(1.0, 13.0).reshape(3, 4) / 4
+    x = big[:, ::2]
+    grad = call(impl.numerical_gradient, lambda v: float(np.sum(v**2)), x)
+    assert_close(grad, 2 * x, "numerical_gradient with a non-contiguous x (perturb x[i] "
+                 "itself, e.g. looping with np.ndindex(*x.shape))", rtol=1e-8)
