@@ -18,7 +18,7 @@ from nnlib.grading.grader.classes import (
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.grader.results import Grade, format_table, gradescope_results, safe_cell
 from nnlib.grading.impl import ImplementationError
-from nnlib.grading.registry import TOPICS
+from nnlib.grading.registry import MISTAKES, TOPICS, mistake
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
 from .mutants import MUTANTS, Mutant, MutantError, solution_region, write_submission
@@ -26,10 +26,22 @@ from .mutants import MUTANTS, Mutant, MutantError, solution_region, write_submis
 
 def test_mutants_are_named_once_and_patch_a_function_of_their_topic():
     names = [m.name for m in MUTANTS]
-    assert len(names) == len(set(names)) == 35
+    assert len(names) == len(set(names)) == 51
     for m in MUTANTS:
         assert m.function in TOPICS.get(m.topic, ()), f"{m.name}: {m.topic}.{m.function}"
         assert m.mistake and "\n" not in m.mistake, m.name
+
+
+def test_every_catalogued_mistake_has_a_mutant_that_makes_it():
+    ids = {m.id for m in MISTAKES}
+    made = {m.catalogue for m in MUTANTS if m.catalogue}
+    assert made <= ids, f"mutants name mistakes outside the catalogue: {made - ids}"
+    assert ids <= made, f"catalogued mistakes without a mutant: {sorted(ids - made)}"
+    for m in MUTANTS:
+        if m.catalogue:
+            assert m.function in mistake(m.catalogue).functions, (m.name, m.catalogue)
+    # both forms of the wrong tanh derivative: 1 - t (no square) and 1 - x**2 (the input)
+    assert len([m for m in MUTANTS if m.catalogue == "tanh_backward_wrong_derivative"]) == 2
 
 
 def test_every_patch_applies_exactly_once_and_changes_the_file():
