@@ -84,7 +84,7 @@ def test_hidden_tanh_backward_gradcheck(impl):
                  "tanh_backward: dx against finite differences", rtol=1e-7)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BY_FORWARD)
 def test_hidden_activation_keeps_float32(impl, name):
     x = _x(27).astype(np.float32)
@@ -95,7 +95,7 @@ def test_hidden_activation_keeps_float32(impl, name):
                  rtol=1e-5)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BY_BACKWARD)
 def test_hidden_activation_backward_keeps_float32(impl, name):
     forward = name.replace("backward", "forward")
@@ -120,7 +120,7 @@ def _float32_close(expected):
     return check
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BY_FORWARD)
 def test_hidden_activation_any_shape_and_strides(impl, name):
     x = _x(28, (3, 4, 6))[:, :, ::2]  # 3-D and non-contiguous

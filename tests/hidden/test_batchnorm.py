@@ -72,7 +72,7 @@ def test_hidden_batchnorm_forward_large_magnitudes(impl):
                  "around 1e5 (compute the variance as the mean of (x - mu)**2)", rtol=1e-6)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("batchnorm_forward")
 def test_hidden_batchnorm_keeps_float32(impl):
     x, gamma, beta = _data(76, dtype=np.float32)
@@ -93,7 +93,7 @@ def _float32_close(expected):
     return check
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BACKWARDS)
 def test_hidden_batchnorm_backward_keeps_float32(impl, name):
     x, gamma, beta = _data(76, dtype=np.float32)

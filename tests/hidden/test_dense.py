@@ -29,7 +29,7 @@ def test_hidden_dense_forward_matches_reference(impl):
                  dtype=np.float64)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_forward")
 def test_hidden_dense_forward_non_contiguous(impl):
     x, W, b = _arrays(32, 4, 6, 3)
@@ -74,7 +74,7 @@ def test_hidden_dense_batch_of_one(impl):
     assert_close(db, dz[0], "dense_backward with N=1: db must have shape (out,)")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_forward")
 def test_hidden_dense_forward_keeps_float32(impl):
     x, W, b = _arrays(36, 3, 4, 2, np.float32)
@@ -95,7 +95,7 @@ def _float32_close(expected):
     return check
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_backward")
 def test_hidden_dense_keeps_float32(impl):
     x, W, b = _arrays(36, 3, 4, 2, np.float32)

@@ -62,7 +62,7 @@ def test_hidden_layernorm_backward_gradcheck(impl, shape):
                  "layernorm_backward: dbeta against finite differences", rtol=1e-6)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("layernorm_forward")
 def test_hidden_layernorm_forward_keeps_float32(impl):
     x, gamma, beta = _data(105, dtype=np.float32)
@@ -82,7 +82,7 @@ def _float32_close(expected):
     return check
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("layernorm_backward")
 def test_hidden_layernorm_keeps_float32(impl):
     x, gamma, beta = _data(105, dtype=np.float32)

@@ -78,7 +78,7 @@ def test_hidden_softmax_cross_entropy_confident_mistakes(impl):
     assert_close(dlogits, ref_d, "softmax_cross_entropy: dlogits on confident mistakes")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("softmax_cross_entropy")
 def test_hidden_softmax_cross_entropy_float32(impl):
     logits, y = _logits(52)

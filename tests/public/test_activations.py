@@ -105,7 +105,7 @@ def _x32(seed=3):
     return (np.random.default_rng(seed).standard_normal((4, 5)) * 3).astype(np.float32)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BY_FORWARD)
 def test_activation_forward_keeps_float32(impl, name):
     x = _x32()
@@ -126,7 +126,7 @@ def _float32_close(expected):
     return check
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BY_BACKWARD)
 def test_activation_backward_keeps_float32(impl, name):
     forward = name.replace("backward", "forward")
@@ -142,7 +142,7 @@ def test_activation_backward_keeps_float32(impl, name):
     assert_close(dx, dout * DERIVATIVES[name](x64), f"{name} on float32 input", rtol=1e-5)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", BY_FORWARD)
 def test_activation_forward_any_shape_and_strides(impl, name):
     big = np.random.default_rng(5).standard_normal((2, 3, 8)) * 3

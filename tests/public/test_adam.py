@@ -40,7 +40,7 @@ def test_adam_second_step(impl):
     assert_close(w2, w_ref, "adam_update: w with the bias-corrected moments at t = 2")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_adam_keeps_float32(impl):
     w = np.array([1.0, -2.0, 3.0], dtype=np.float32)
     dw = np.array([0.5, -4.0, 0.25], dtype=np.float32)

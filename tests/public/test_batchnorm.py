@@ -106,7 +106,7 @@ def _float32_close(expected):
 X32, GAMMA32, BETA32 = (a.astype(np.float32) for a in (X, GAMMA, BETA))
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("batchnorm_forward")
 def test_batchnorm_forward_keeps_float32(impl):
     out, _ = expect_tuple(call(impl.batchnorm_forward, X32, GAMMA32, BETA32), 2,
@@ -117,7 +117,7 @@ def test_batchnorm_forward_keeps_float32(impl):
         raise AssertionError(f"batchnorm_forward on float32 input: {e}") from None
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.checks(n)) for n in
                                   ("batchnorm_backward", "batchnorm_backward_fast")])
 def test_batchnorm_backward_keeps_float32(impl, name):

@@ -61,7 +61,7 @@ def test_dense_backward_values(impl):
                  dtype=np.float64)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_forward")
 def test_dense_forward_non_contiguous(impl):
     # x in column-major order and W a transposed view: neither is C-contiguous
@@ -72,7 +72,7 @@ def test_dense_forward_non_contiguous(impl):
                  "view): z = x @ W.T + b", dtype=np.float64)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_forward")
 def test_dense_forward_keeps_float32(impl):
     x, w, b = X.astype(np.float32), W.astype(np.float32), B.astype(np.float32)
@@ -91,7 +91,7 @@ def _float32_close(expected):
     return check
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_backward")
 def test_dense_backward_keeps_float32(impl):
     x, w, b = X.astype(np.float32), W.astype(np.float32), B.astype(np.float32)

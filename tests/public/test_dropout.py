@@ -65,7 +65,7 @@ def test_dropout_backward_uses_the_forward_mask(impl):
                  "the forward pass", dtype=np.float64)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dropout_forward")
 def test_dropout_forward_keeps_float32(impl):
     x = X.astype(np.float32)
@@ -80,7 +80,7 @@ def test_dropout_forward_keeps_float32(impl):
         raise AssertionError(f"dropout_forward on float32 input: {e}") from None
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dropout_backward")
 def test_dropout_backward_keeps_float32(impl):
     x = X.astype(np.float32)

@@ -56,7 +56,7 @@ def _float32_close(expected):
 X32, GAMMA32, BETA32 = (a.astype(np.float32) for a in (X, GAMMA, BETA))
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("layernorm_forward")
 def test_layernorm_forward_keeps_float32(impl):
     out, _ = expect_tuple(call(impl.layernorm_forward, X32, GAMMA32, BETA32), 2,
@@ -67,7 +67,7 @@ def test_layernorm_forward_keeps_float32(impl):
         raise AssertionError(f"layernorm_forward on float32 input: {e}") from None
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("layernorm_backward")
 def test_layernorm_backward_keeps_float32(impl):
     _, cache = forward_for_backward(impl, "layernorm_forward", X32, GAMMA32, BETA32,

@@ -64,7 +64,7 @@ def test_sgd_step_updates_in_place(impl):
     assert_close(params[1][0], W1 - 0.1, "sgd_step: W of layer 1 after W -= lr * dW")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("sgd_step")
 def test_sgd_step_keeps_float32(impl):
     params = [(W0.astype(np.float32), B0.astype(np.float32))]
