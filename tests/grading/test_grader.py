@@ -334,7 +334,7 @@ def test_check_reports_stubs_as_not_implemented(stub_course):
     assert first.returncode == 0 and first.stderr == "", first.stderr
     assert first.stdout == again.stdout  # deterministic
     out = first.stdout
-    assert "check('dense'): 0 of 4 tests passed." in out
+    assert "check('dense'): 0 of 7 tests passed." in out
     assert "dense_forward   not implemented yet: write its body in exercises/dense.py" in out
     assert "dense_backward  waiting for dense_forward (not implemented yet)" in out
     assert "check: unknown topic 'nope'" in out
@@ -345,8 +345,8 @@ def test_check_reports_stubs_as_not_implemented(stub_course):
 def test_check_passes_the_solutions():
     out = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course",
               env=clean_env(NNLIB_IMPL="solutions")).stdout
-    assert out.splitlines()[:4] == ["check('dense'): all 4 tests passed.", "True",
-                                    "check('dense', 'dense_forward'): all 2 tests passed.",
+    assert out.splitlines()[:4] == ["check('dense'): all 7 tests passed.", "True",
+                                    "check('dense', 'dense_forward'): all 4 tests passed.",
                                     "True"]
 
 
@@ -366,7 +366,7 @@ def test_check_uses_the_edited_file_in_the_same_process(tmp_path):
     sub = make_submission(tmp_path / "me")
     proc = run(["-c", EDIT_SCRIPT, str(sub)], env=clean_env(NNLIB_IMPL=str(sub)))
     lines = proc.stdout.splitlines()
-    assert "FAILED" in proc.stdout and lines[-2:] == ["check('adam'): all 2 tests passed.",
+    assert "FAILED" in proc.stdout and lines[-2:] == ["check('adam'): all 3 tests passed.",
                                                        "True"], proc.stdout + proc.stderr
     assert "me/adam.py" not in proc.stdout or str(tmp_path) not in proc.stdout
 
