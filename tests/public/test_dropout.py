@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.judge.testing import assert_close, call, expect_tuple, forward_for_backward
+from nnlib.grading.judge.testing import (
+    assert_close,
+    call,
+    expect_tuple,
+    forward_for_backward,
+    global_random_state,
+)
 
 X = np.arange(1.0, 2001.0).reshape(40, 50)
 
@@ -39,10 +45,14 @@ def test_dropout_forward_training(impl):
 @pytest.mark.points(1)
 @pytest.mark.checks("dropout_forward")
 def test_dropout_forward_inference_is_identity(impl):
-    out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, np.random.default_rng(0),
-                               training=False), 2, "dropout_forward")
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, rng, training=False), 2,
+                          "dropout_forward")
     assert_close(out, X, "dropout_forward with training=False must return x unchanged",
                  rtol=0)
+    assert rng.bit_generator.state == before, (
+        "dropout_forward with training=False must not draw random numbers from rng")
     # ... while the same call in training mode drops
     out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, np.random.default_rng(0)), 2,
                           "dropout_forward")
@@ -157,3 +167,19 @@ def test_dropout_backward_any_shape(impl):
         dx = call(impl.dropout_backward, dout, cache)
         assert_close(dx, np.where(out != 0, dout / 0.75, 0.0), f"dropout_backward on {what}: "
                      "dx = dout * mask / (1 - p) with the forward's mask", dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("dropout_forward")
+def test_dropout_uses_only_the_generator(impl):
+    state = global_random_state()
+    a, _ = expect_tuple(call(impl.dropout_forward, X, 0.25, np.random.default_rng(7)), 2,
+                        "dropout_forward")
+    b, _ = expect_tuple(call(impl.dropout_forward, X, 0.25, np.random.default_rng(7)), 2,
+                        "dropout_forward")
+    assert global_random_state() == state, (
+        "dropout_forward used numpy's global random state (np.random.*); draw the mask from "
+        "the rng you are given")
+    assert np.array_equal(a, b), (
+        "dropout_forward: the same generator seed must give the same mask")
+    _dropped(X, 0.25)(a)
