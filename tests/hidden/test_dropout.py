@@ -27,6 +27,40 @@ def _x(dtype=np.float64):
     return np.random.default_rng(91).standard_normal((50, 40)).astype(dtype) + 3.0
 
 
+ROWS, COLS = 60, 80
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("dropout_forward")
+def test_hidden_dropout_masks_are_independent(impl):
+    """Every element is dropped on its own draw: no row and no column is all kept or all dropped.
+
+    One draw per column shared by every row (``rng.random(x.shape[1])``) makes every column
+    all kept or all dropped; one draw per row makes every row so. For a correct mask
+    (independent elements, p = 0.5), a given column of 60 rows is all kept or all dropped
+    with probability 2 * 0.5**60 = 2**-59, and a given row of 80 columns with 2**-79; by
+    the union bound, a correct implementation fails this test with probability at most
+    80 * 2**-59 + 60 * 2**-79 < 1.5e-16 (below 1e-9 whatever order it draws its numbers
+    in). The seed is fixed, so the test is deterministic.
+    """
+    x = np.arange(1.0, ROWS * COLS + 1.0).reshape(ROWS, COLS)  # no zeros
+    out, _ = expect_tuple(call(impl.dropout_forward, x, 0.5, np.random.default_rng(2024)), 2,
+                          "dropout_forward")
+    assert np.shape(out) == x.shape, (
+        f"dropout_forward: out must have the shape of x, {x.shape}, got {np.shape(out)}")
+    dropped = np.asarray(out) == 0
+    for axis, what, other, draw in ((0, "column", "row", "rng.random(x.shape[1])"),
+                                    (1, "row", "column", "rng.random((x.shape[0], 1))")):
+        constant = np.all(dropped, axis=axis) | np.all(~dropped, axis=axis)
+        if np.any(constant):
+            k = int(np.argmax(constant))
+            raise AssertionError(
+                f"dropout_forward on a {ROWS}x{COLS} batch with p=0.5: {int(constant.sum())} "
+                f"of the {constant.size} {what}s of out are entirely kept or entirely dropped "
+                f"(e.g. {what} {k}), as if one random number per {what} were shared by every "
+                f"{other} (like {draw}); draw one number per element: rng.random(x.shape)")
+
+
 @pytest.mark.points(1)
 @pytest.mark.checks("dropout_forward")
 def test_hidden_dropout_uses_only_the_generator(impl):
@@ -135,40 +169,6 @@ def test_hidden_dropout_backward_float32_and_mask(impl):
         f"dropout_backward: dx must stay float32, got {np.asarray(dx).dtype}")
     assert_close(dx, np.where(out != 0, dout / np.float32(0.75), 0), "dropout_backward: "
                  "dx = dout * mask / (1 - p) with the forward's mask", rtol=1e-6)
-
-
-ROWS, COLS = 60, 80
-
-
-@pytest.mark.points(1)
-@pytest.mark.checks("dropout_forward")
-def test_hidden_dropout_masks_are_independent(impl):
-    """Every element is dropped on its own draw: no row and no column is all kept or all dropped.
-
-    One draw per column shared by every row (``rng.random(x.shape[1])``) makes every column
-    all kept or all dropped; one draw per row makes every row so. For a correct mask
-    (independent elements, p = 0.5), a given column of 60 rows is all kept or all dropped
-    with probability 2 * 0.5**60 = 2**-59, and a given row of 80 columns with 2**-79; by
-    the union bound, a correct implementation fails this test with probability at most
-    80 * 2**-59 + 60 * 2**-79 < 1.5e-16 (below 1e-9 whatever order it draws its numbers
-    in). The seed is fixed, so the test is deterministic.
-    """
-    x = np.arange(1.0, ROWS * COLS + 1.0).reshape(ROWS, COLS)  # no zeros
-    out, _ = expect_tuple(call(impl.dropout_forward, x, 0.5, np.random.default_rng(2024)), 2,
-                          "dropout_forward")
-    assert np.shape(out) == x.shape, (
-        f"dropout_forward: out must have the shape of x, {x.shape}, got {np.shape(out)}")
-    dropped = np.asarray(out) == 0
-    for axis, what, other, draw in ((0, "column", "row", "rng.random(x.shape[1])"),
-                                    (1, "row", "column", "rng.random((x.shape[0], 1))")):
-        constant = np.all(dropped, axis=axis) | np.all(~dropped, axis=axis)
-        if np.any(constant):
-            k = int(np.argmax(constant))
-            raise AssertionError(
-                f"dropout_forward on a {ROWS}x{COLS} batch with p=0.5: {int(constant.sum())} "
-                f"of the {constant.size} {what}s of out are entirely kept or entirely dropped "
-                f"(e.g. {what} {k}), as if one random number per {what} were shared by every "
-                f"{other} (like {draw}); draw one number per element: rng.random(x.shape)")
 
 
 def _positive(seed, shape):

@@ -24,6 +24,30 @@ def _dropped(x, p):
     return check
 
 
+@pytest.mark.points(1)
+@pytest.mark.checks("dropout_forward")
+def test_dropout_masks_are_independent(impl):
+    """Each element is dropped on its own draw: no row and no column all kept or all dropped.
+
+    For a correct mask (independent elements, p = 0.5), a given column of X's 40 rows is
+    all kept or all dropped with probability 2 * 0.5**40 = 2**-39, a given row of 50
+    columns with 2**-49; by the union bound a correct implementation fails with probability
+    at most 50 * 2**-39 + 40 * 2**-49 < 1e-10, whatever order it draws its numbers in.
+    The seed is fixed: the test is deterministic.
+    """
+    out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, np.random.default_rng(4)), 2,
+                          "dropout_forward")
+    assert np.shape(out) == X.shape, f"dropout_forward: out must have shape {X.shape}"
+    dropped = np.asarray(out) == 0
+    for axis, what, other in ((0, "column", "row"), (1, "row", "column")):
+        constant = np.all(dropped, axis=axis) | np.all(~dropped, axis=axis)
+        assert not np.any(constant), (
+            f"dropout_forward with p=0.5: {int(constant.sum())} of the {constant.size} "
+            f"{what}s of out are entirely kept or entirely dropped, as if one random number "
+            f"per {what} were shared by every {other}; draw one number per element: "
+            "rng.random(x.shape)")
+
+
 @pytest.mark.points(2)
 @pytest.mark.checks("dropout_forward")
 def test_dropout_forward_training(impl):
@@ -109,30 +133,6 @@ def test_dropout_backward_keeps_float32(impl):
         f"dropout_backward: dx must stay float32, got {np.asarray(dx).dtype}")
     assert_close(dx, np.where(out != 0, dout / 0.75, 0.0), "dropout_backward on float32 "
                  "input: dx = dout * mask / (1 - p)", rtol=1e-6)
-
-
-@pytest.mark.points(1)
-@pytest.mark.checks("dropout_forward")
-def test_dropout_masks_are_independent(impl):
-    """Each element is dropped on its own draw: no row and no column all kept or all dropped.
-
-    For a correct mask (independent elements, p = 0.5), a given column of X's 40 rows is
-    all kept or all dropped with probability 2 * 0.5**40 = 2**-39, a given row of 50
-    columns with 2**-49; by the union bound a correct implementation fails with probability
-    at most 50 * 2**-39 + 40 * 2**-49 < 1e-10, whatever order it draws its numbers in.
-    The seed is fixed: the test is deterministic.
-    """
-    out, _ = expect_tuple(call(impl.dropout_forward, X, 0.5, np.random.default_rng(4)), 2,
-                          "dropout_forward")
-    assert np.shape(out) == X.shape, f"dropout_forward: out must have shape {X.shape}"
-    dropped = np.asarray(out) == 0
-    for axis, what, other in ((0, "column", "row"), (1, "row", "column")):
-        constant = np.all(dropped, axis=axis) | np.all(~dropped, axis=axis)
-        assert not np.any(constant), (
-            f"dropout_forward with p=0.5: {int(constant.sum())} of the {constant.size} "
-            f"{what}s of out are entirely kept or entirely dropped, as if one random number "
-            f"per {what} were shared by every {other}; draw one number per element: "
-            "rng.random(x.shape)")
 
 
 @pytest.mark.points(1)
