@@ -399,3 +399,21 @@ def test_the_table_wraps_a_long_message_instead_of_cutting_it():
         dropout = next(line for line in table.splitlines() if line.startswith("dropout"))
         assert "not implemented" in dropout and "failed" not in dropout
         assert table.splitlines()[-1] == "Score: 0 / 3"
+
+
+def test_each_catalogued_mistake_is_named_and_nothing_else_is(mutant_results, solutions_grade):
+    """The judge names a mutant's catalogued mistake in at least one failing test and no
+    other id anywhere; mutants outside the catalogue and the solutions get no name."""
+    results, _ = mutant_results
+    for m in MUTANTS:
+        records = results[m.name].records
+        named = {r["mistake"] for r in records if r.get("mistake")}
+        assert named == ({m.catalogue} if m.catalogue else set()), (m.name, named)
+        assert all(r["status"] == "failed" for r in records if r.get("mistake")), m.name
+        if m.catalogue:  # the message says it, and results.json carries it
+            shown = [r["message"] for r in records if r.get("mistake")]
+            assert all(f"(the known mistake '{m.catalogue}')" in s for s in shown), m.name
+            entries = gradescope_results(results[m.name])["tests"]
+            assert {e["extra_data"]["mistake"] for e in entries if "extra_data" in e} == {
+                m.catalogue}, m.name
+    assert not any(r.get("mistake") for r in solutions_grade.records)
