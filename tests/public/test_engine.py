@@ -137,6 +137,18 @@ def test_topological_order(impl):
     # a chain numbered backwards: 0 <- 1 <- 2 <- 3 (node 3 is computed from 2, ...)
     chain = [[], [0], [1], [2]]
     check_order(call(impl.topological_order, chain, 3), chain, 3)
+    # a chain of 3000 operations, deeper than Python's recursion limit (about 1000 calls):
+    # walk it with a list as a stack, not with a function that calls itself
+    deep = [[i + 1] for i in range(2999)] + [[]]
+    try:
+        order = call(impl.topological_order, deep, 0)
+    except Exception as e:
+        if "Recursion" in f"{type(e).__name__} {e}":
+            raise AssertionError("topological_order on a chain of 3000 nodes exceeded Python's "
+                                 "recursion limit: keep your own stack (a list) instead of "
+                                 "recursing") from None
+        raise
+    check_order(order, deep, 0, "topological_order on a chain of 3000 nodes")
 
 
 @pytest.mark.points(2)
