@@ -122,7 +122,11 @@ def test_a_wrong_backward_with_a_correct_forward_still_fails(tmp_path):
     lines = out.splitlines()
     assert lines[1].startswith("  batchnorm_backward  FAILED 2 of 2 tests; first: "
                                "test_batchnorm_backward_values"), out
-    assert lines[2].strip().startswith("batchnorm_backward: dx: wrong values"), out
+    text = " ".join(out.split())
+    # the mistake is named first, then the test's own words
+    assert lines[2].strip().startswith("Your dx is what you get without the path"), out
+    assert "(the known mistake 'bn_backward_missing_dmu')" in text, out
+    assert "The test says: batchnorm_backward: dx: wrong values" in text, out
     assert "waiting" not in out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nnlib.course.release import build_release, stubs
-from nnlib.grading.registry import TOPICS
+from nnlib.grading.registry import MISTAKES, TOPICS
 
 from .conftest import ROOT, clean_env, run
 from .mutants import MUTANTS
@@ -51,7 +51,9 @@ def test_release_leaks_no_solution_and_no_hidden_test(release):
     hidden_names = set()
     for f in (ROOT / "tests" / "hidden").glob("test_*.py"):
         hidden_names |= set(re.findall(r"def (test_\w+)", f.read_text()))
-    mutants = {m.name for m in MUTANTS}
+    # a mutant named after its catalogued mistake shares a public name: the catalogue of
+    # named mistakes ships with the grader on purpose (students read those names)
+    mutants = {m.name for m in MUTANTS} - {m.id for m in MISTAKES}
     assert hidden_names and mutants
     for rel in files:
         if rel.endswith(".h5"):
