@@ -172,7 +172,7 @@ def lr_robustness(
     steps, batch_size : int
     seed : int
         Seeds the initial weights (shared by all runs) and the batch order (restarted
-        identically for every run). The data are notebook 04's training set and, held
+        identically for every run). The data are notebook 05's training set and, held
         out, its validation set (``digits_split``).
     init_scale : float
         Std of the Gaussian initial weights.
@@ -209,7 +209,7 @@ def lr_robustness(
              "bn": "BatchNorm before every hidden nonlinearity", "lrs": list(map(float, lrs)),
              "steps": int(steps), "batch_size": int(batch_size), "init_scale": float(init_scale),
              "optimizer": "plain SGD", "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out"}
+             "data": f"digits, notebook 05's split: {len(Xtr)} train / {len(Xte)} held out"}
     return LRSweepResult(np.asarray(lrs, dtype=float), acc, loss, div, curves, setup)
 
 
@@ -301,7 +301,7 @@ class InitSweepResult:
              _on_grid(sc, base, good), lambda v: v > 0.8)
         _add(c, "without BN, every other std stays at chance (below 20%)",
              _on_grid(sc, base, others), lambda v: v < 0.2)
-        # measured on seeds 0-4 (notebook 04's split): without BN 0.886-0.956 at std 0.1 and
+        # measured on seeds 0-4 (notebook 05's split): without BN 0.886-0.956 at std 0.1 and
         # 0.3; with BN 0.875-0.986 from 0.03 to 1, 0.569-0.883 at 0.01 and 3
         _add(c, "with BN, every std from 0.03 to 1 reaches 80%",
              _in_range(sc, bn, 0.03, 1.0), lambda v: v > 0.8)
@@ -351,7 +351,7 @@ def init_scale_sweep(
     seed : int
         Seeds the weight draws (one standard-normal draw, rescaled for each scale, so only
         the scale differs) and the batch order (the same for every run). The data are
-        notebook 04's training and validation sets (``digits_split``).
+        notebook 05's training and validation sets (``digits_split``).
     lr : float
         Plain SGD learning rate for every run.
     activation : {"tanh", "sigmoid", "relu"}
@@ -388,7 +388,7 @@ def init_scale_sweep(
              "depth": int(depth), "width": int(width), "steps": int(steps),
              "batch_size": int(batch_size), "lr": float(lr), "optimizer": "plain SGD",
              "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out"}
+             "data": f"digits, notebook 05's split: {len(Xtr)} train / {len(Xte)} held out"}
     return InitSweepResult(np.asarray(scales, dtype=float), acc, loss, stds, setup)
 
 
@@ -565,7 +565,7 @@ def batch_size_effect(
              "batch_sizes": [int(b) for b in batch_sizes], "epochs": int(epochs), "lr": float(lr),
              "init_scale": float(init_scale), "optimizer": "plain SGD", "seed": int(seed),
              "dtype": dt.name,
-             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out",
+             "data": f"digits, notebook 05's split: {len(Xtr)} train / {len(Xte)} held out",
              "train-mode accuracy": "held-out set in random batches of the training batch size, "
                                     "each normalized by its own statistics"}
     return BatchSizeResult(np.asarray(batch_sizes, dtype=np.int64), test, train, setup)

@@ -42,8 +42,10 @@ def test_network_backward_values(impl):
     z0, a1, _ = _reference()
     dz0 = (dlogits @ W1) * (z0 > 0)
     expected = [(dz0.T @ X, dz0.sum(axis=0)), (dlogits.T @ a1, dlogits.sum(axis=0))]
-    for i, (pair, (dW, db)) in enumerate(zip(grads, expected, strict=True)):
-        got = expect_tuple(pair, 2, f"network_backward: entry {i}")
+    # from the output back: the first wrong layer counting from the output is named
+    for i in reversed(range(len(expected))):
+        dW, db = expected[i]
+        got = expect_tuple(grads[i], 2, f"network_backward: entry {i}")
         assert_close(got[0], dW, f"network_backward: dW of layer {i}", dtype=np.float64)
         assert_close(got[1], db, f"network_backward: db of layer {i}", dtype=np.float64)
 
@@ -62,3 +64,18 @@ def test_sgd_step_updates_in_place(impl):
     assert_close(params[0][0], W0 - 0.1, "sgd_step: W of layer 0 after W -= lr * dW")
     assert_close(params[0][1], B0 - 0.2, "sgd_step: b of layer 0 after b -= lr * db")
     assert_close(params[1][0], W1 - 0.1, "sgd_step: W of layer 1 after W -= lr * dW")
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("sgd_step")
+def test_sgd_step_keeps_float32(impl):
+    params = [(W0.astype(np.float32), B0.astype(np.float32))]
+    grads = [(np.ones((3, 2), dtype=np.float32), np.full(3, 2.0, dtype=np.float32))]
+    call(impl.sgd_step, params, grads, 0.1, mutable=(0,))
+    W, b = params[0]
+    assert W.dtype == np.float32 and b.dtype == np.float32, (
+        f"sgd_step: float32 parameters must stay float32, got {W.dtype} and {b.dtype}")
+    assert_close(W, W0 - 0.1, "sgd_step: W of float32 parameters after W -= lr * dW",
+                 rtol=1e-6)
+    assert_close(b, B0 - 0.2, "sgd_step: b of float32 parameters after b -= lr * db",
+                 rtol=1e-6)
