@@ -29,6 +29,13 @@ file browser open. Then, per notebook:
    notebook after Run All, top to bottom), ``NN_name.cellK.png`` (each markdown cell that
    failed).
 
+Then the class report (:func:`check_class_report`; ``--skip-report`` leaves it out): a small
+class (the solutions and two mutant submissions of ``tests/grading/mutants.py``, one of them
+under a hostile folder name) graded with the public tests by ``python -m nnlib grade
+--submissions ... --report``, the report written to ``class-report/`` in ``--out``, opened
+from ``file://``: FAIL if grading fails, if an image does not load, if the hostile name is
+not shown as text, or on a console error; ``class-report.png`` is the whole page.
+
 Also FAIL on any JavaScript error in the page (uncaught or logged to the console). The
 kernels run with one BLAS thread, as in CI, and without NNLIB_IMPL, so exercise check
 cells run against the stubs in ``exercises/`` (what a student sees). ``--trusted`` signs
@@ -443,6 +450,63 @@ def move_controls(page, js, rel: str, cell, w: dict, rep: Report) -> list[str]:
     return failures
 
 
+REPORT_CLASS = {"alice": None, "bob": "dense_db_mean",
+                "<img src=x onerror=alert(1)>": "adam_no_bias_correction"}
+"""The class of the report check: folder name -> mutant of tests/grading/mutants.py (None:
+the solutions). The third name is hostile: the page must show it as text."""
+
+
+def check_class_report(context, out: Path, tmp: Path) -> Report:
+    """Grade :data:`REPORT_CLASS` with ``--report``, then open the report in Chromium."""
+    rep = Report("class report")
+    sys.path.insert(0, str(ROOT))
+    from tests.grading.mutants import MUTANTS, write_submission
+
+    mutants = {m.name: m for m in MUTANTS}
+    subs = tmp / "class"
+    for name, mutant in REPORT_CLASS.items():
+        if mutant is None:
+            (subs / name).mkdir(parents=True)
+            for f in (ROOT / "solutions").glob("*.py"):
+                shutil.copyfile(f, subs / name / f.name)
+        else:
+            write_submission(mutants[mutant], subs / name)
+    folder = out / "class-report"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNLIB_", "PYTEST_"))}
+    proc = subprocess.run([sys.executable, "-m", "nnlib", "grade", "--submissions", str(subs),
+                           "--csv", str(tmp / "class-grades.csv"), "--report", str(folder)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        rep.failures.append(f"nnlib grade --report exited with {proc.returncode}: "
+                            f"{(proc.stderr or proc.stdout).strip()[-1000:]}")
+        return rep
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+    page.on("requestfailed", lambda r: errors.append(f"could not load {r.url}"))
+    try:
+        page.goto((folder / "index.html").as_uri(), wait_until="load")
+        images = page.evaluate("() => Array.from(document.images, i => "
+                               "({src: i.getAttribute('src'), ok: i.complete && "
+                               "i.naturalWidth > 0}))")
+        if len(images) < 2:
+            rep.failures.append(f"the report shows {len(images)} image(s); expected the "
+                                "score histogram and the pass rates at least")
+        rep.failures += [f"broken image in the report: {i['src']}" for i in images
+                         if not i["ok"]]
+        if page.locator("script").count():
+            rep.failures.append("the report holds a <script> element")
+        hostile = next(n for n in REPORT_CLASS if "<" in n)
+        if not page.get_by_text(hostile, exact=True).count():
+            rep.failures.append(f"the student {hostile!r} is not shown as text")
+        page.screenshot(path=str(out / "class-report.png"), full_page=True)
+        rep.failures += [f"error in the report page: {e[:300]}" for e in errors]
+    finally:
+        page.close()
+    return rep
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
@@ -451,6 +515,8 @@ def main(argv: list[str]) -> int:
                         help="folder for the screenshots (default: browser-check/)")
     parser.add_argument("--trusted", action="store_true",
                         help="mark the notebooks trusted first (as after a student saved them)")
+    parser.add_argument("--skip-report", action="store_true",
+                        help="leave out the class report's check (grading a small class)")
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
                         help="the Chromium executable (default: $CHROMIUM or /usr/bin/chromium)")
     args = parser.parse_args(argv)
@@ -494,6 +560,15 @@ def main(argv: list[str]) -> int:
                         rep.seconds = time.monotonic() - t
                         reports.append(rep)
                         print_report(rel, rep)
+                    if not args.skip_report:
+                        t = time.monotonic()
+                        rep = check_class_report(context, args.out, tmp)
+                        rep.seconds = time.monotonic() - t
+                        reports.append(rep)
+                        print(f"class report: {'ok' if not rep.failures else 'FAILED'} "
+                              f"({rep.seconds:.1f} s)", flush=True)
+                        for f in rep.failures:
+                            print(f"    FAIL {f}")
                 finally:
                     context.close()
         finally:

@@ -74,6 +74,19 @@ def test_hidden_batchnorm_forward_large_magnitudes(impl):
 
 @pytest.mark.points(1)
 @pytest.mark.checks("batchnorm_forward")
+def test_hidden_batchnorm_forward_variance_below_eps(impl):
+    # one feature varies by about 1e-3 (variance 1e-6 < eps): sqrt(var + eps) = 3.3e-3
+    # and sqrt(var) + eps = 1.0e-3 differ three times there
+    x, gamma, beta = _data(84, n=10, d=4)
+    x[:, 1] = 1e-3 * np.random.default_rng(85).standard_normal(10) + 0.5
+    out, _ = expect_tuple(call(impl.batchnorm_forward, x, gamma, beta), 2, "batchnorm_forward")
+    assert_close(out, F.batchnorm_forward(x, gamma, beta)[0], "batchnorm_forward with a "
+                 "feature whose variance is below eps (eps goes inside the square root)",
+                 dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_forward")
 def test_hidden_batchnorm_keeps_float32(impl):
     x, gamma, beta = _data(76, dtype=np.float32)
     dout = np.random.default_rng(86).standard_normal(x.shape).astype(np.float32)
@@ -131,6 +144,20 @@ def test_hidden_batchnorm_inference_matches_reference(impl):
     ref = F.batchnorm_inference_forward(x, gamma, beta, mean, var)[0]
     assert_close(out, ref, "batchnorm_inference: out uses the running statistics",
                  dtype=np.float64)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("batchnorm_inference")
+def test_hidden_batchnorm_inference_zero_running_variance(impl):
+    # a feature that never varied has running variance 0: sqrt(0 + eps) = 3.2e-3, while
+    # sqrt(0) + eps = 1e-5 would scale it up 316 times
+    x, gamma, beta = _data(86)
+    mean = np.random.default_rng(87).standard_normal(5)
+    var = np.array([0.0, 1.0, 0.5, 2.0, 1e-6])
+    out = call(impl.batchnorm_inference, x, gamma, beta, mean, var)
+    assert_close(out, F.batchnorm_inference_forward(x, gamma, beta, mean, var)[0],
+                 "batchnorm_inference with a running variance of 0 (eps goes inside the "
+                 "square root)", dtype=np.float64)
 
 
 @pytest.mark.points(1)

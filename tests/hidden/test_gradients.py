@@ -58,3 +58,16 @@ def test_hidden_numerical_gradient_respects_h(impl):
     steps = sorted({round(abs(s - 2.0), 9) for s in seen} - {0.0})
     assert steps == [1e-3], f"numerical_gradient(f, x, h=1e-3) must evaluate f at x +- h, " \
         f"evaluated it at offsets {steps}"
+
+
+@pytest.mark.points(1)
+def test_hidden_numerical_gradient_is_centered(impl):
+    # f = sum(c * v**3): the centered difference is c (3x**2 + h**2), a one-sided one
+    # c (3x**2 + 3xh + h**2); with h = 0.1 the two differ by about 10%, far above rounding
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((3, 2))
+    c = rng.standard_normal((3, 2))
+    grad = call(impl.numerical_gradient, lambda v: float(np.sum(c * v**3)), x, h=0.1)
+    assert_close(grad, c * (3 * x**2 + 0.01), "numerical_gradient(f, x, h=0.1) of "
+                 "sum(c * x**3) must be the centered difference (f(x + h) - f(x - h)) / 2h",
+                 rtol=1e-6)

@@ -71,7 +71,10 @@ def test_hidden_network_backward_gradcheck(impl):
     assert isinstance(grads, (list, tuple)) and len(grads) == len(params), (
         f"network_backward must return one (dW, db) pair per layer ({len(params)}), "
         f"got {type(grads).__name__}")
-    for i, (W, b) in enumerate(params):
+    # from the output back: the first wrong layer counting from the output is named, as
+    # backpropagation meets it
+    for i in reversed(range(len(params))):
+        W, b = params[i]
         dW, db = expect_tuple(grads[i], 2, f"network_backward: entry {i}")
 
         # finite differences of the reference, never of the student's network_forward
@@ -84,7 +87,8 @@ def test_hidden_network_backward_gradcheck(impl):
                                          for j, (Wj, bj) in enumerate(params)])
 
         assert_close(dW, numeric_grad(with_W, W, dlogits),
-                     f"network_backward: dW of layer {i} against finite differences")
+                     f"network_backward: dW of layer {i} (layers counted from 0 at the input; the "
+                     "first wrong one counting back from the output) against finite differences")
         assert_close(db, numeric_grad(with_b, b, dlogits),
                      f"network_backward: db of layer {i} against finite differences")
 

@@ -19,6 +19,7 @@ from typing import Any
 from nnlib._files import write_text
 from nnlib.grading.clock import DEFAULT_TIMEOUT
 from nnlib.grading.grader.grade import _grade_handin, _records, _sandbox, collect, test_files
+from nnlib.grading.grader.report import check_report_dir, write_report
 from nnlib.grading.grader.results import (
     Grade,
     _fmt_points,
@@ -130,13 +131,16 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
                       roster: dict[str, dict[str, str]] | None = None,
                       assignment: str = "nnlib exercises",
                       id_column: str = "SIS Login ID",
-                      topics: Iterable[str] | None = None) -> dict[str, Grade]:
+                      topics: Iterable[str] | None = None,
+                      report: str | os.PathLike[str] | None = None) -> dict[str, Grade]:
     """Grade every sub-folder of ``submissions`` in parallel and write a grades CSV.
 
     The CSV has one row per submission folder (its name): the points of each exercise and
     the total; a last row ``max_points`` holds the points possible, computed from the tests'
     definitions. With ``json_dir``, a Gradescope ``<student>.json`` is written per student
-    as well; with ``canvas``, a Canvas gradebook import (:func:`canvas_rows`). Output paths
+    as well; with ``canvas``, a Canvas gradebook import (:func:`canvas_rows`); with
+    ``report``, the class report in that folder
+    (:func:`nnlib.grading.grader.report.write_report`). Output paths
     are checked before anything is graded; every file is written atomically, by this
     process only. Entries that are not graded (:func:`list_submissions`) are printed with
     the reason, as are the folders left out of the Canvas file, when ``progress``.
@@ -152,6 +156,8 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
             raise GradingSetupError(f"--json-dir {jd} exists and is not a folder")
         jd.mkdir(parents=True, exist_ok=True)
         check_output_path(jd / "probe.json", "results folder entry")
+    if report is not None:
+        check_report_dir(report)
     base = Path(submissions)
     if not base.is_dir():
         raise GradingSetupError(f"no such submissions folder: {submissions}")
@@ -219,4 +225,6 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
     if json_dir is not None:
         for name, result in results.items():
             write_json(result, Path(json_dir) / f"{name}.json")
+    if report is not None:
+        write_report(results, report)
     return results

@@ -74,6 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "exports it, 'Name (id)' (default 'nnlib exercises')")
     g.add_argument("--json-dir", metavar="DIR",
                    help="with --submissions: also write DIR/<student>.json (Gradescope)")
+    g.add_argument("--report", metavar="DIR",
+                   help="with --submissions: also write the class report, DIR/index.html "
+                        "with PNG figures (scores, pass rate per test, named mistakes and "
+                        "who made them, per student); opens from file:// with no server")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="with --submissions: gradings in parallel (default: one per core)")
     g.set_defaults(func=_grade)
@@ -114,7 +118,8 @@ def _grade(args: argparse.Namespace) -> int:
                           f"{', '.join(TOPICS)}")
     class_only = [name for name, value in (("--csv", args.csv), ("--json-dir", args.json_dir),
                                            ("--jobs", args.jobs), ("--canvas", args.canvas),
-                                           ("--roster", args.roster)) if value is not None]
+                                           ("--roster", args.roster),
+                                           ("--report", args.report)) if value is not None]
     if class_only and not args.submissions:
         return _usage(f"{', '.join(class_only)} only work with --submissions DIR")
     if args.roster and not args.canvas:
@@ -135,14 +140,17 @@ def _grade(args: argparse.Namespace) -> int:
                                         unisolated=args.unisolated,
                                         canvas=args.canvas, roster=roster,
                                         assignment=args.assignment,
-                                        id_column=args.canvas_id_column)
+                                        id_column=args.canvas_id_column,
+                                        report=args.report)
             first = next(iter(results.values()))
             if first.protections:  # the instructor's log: every protection
                 shown = ["an unprivileged uid of its own per submission"
                          if p.startswith("unprivileged uid") else p for p in first.protections]
                 print("Protections: " + "; ".join(shown) + ".")
             print(f"Graded {len(results)} submissions; grades written to {args.csv}"
-                  + (f", Canvas import file to {args.canvas}" if args.canvas else ""))
+                  + (f", Canvas import file to {args.canvas}" if args.canvas else "")
+                  + (f", class report to {Path(args.report) / 'index.html'}"
+                     if args.report else ""))
             return 0
         if args.json:
             check_output_path(args.json, "results file")

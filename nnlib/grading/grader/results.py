@@ -19,7 +19,9 @@ from typing import Any
 from nnlib._files import write_text
 from nnlib.grading.impl import GradingSetupError
 from nnlib.grading.judge.records import STATUS_ORDER, Status
-from nnlib.grading.registry import TOPICS
+from nnlib.grading.registry import MISTAKES, TOPICS
+
+MISTAKE_IDS = frozenset(m.id for m in MISTAKES)
 
 __all__ = ["Grade", "format_table", "gradescope_results", "protections_line", "write_json",
            "check_output_path", "safe_cell", "STATUS_ORDER"]
@@ -186,6 +188,8 @@ def gradescope_results(result: Grade) -> dict[str, Any]:
             "tags": [r["topic"], r["function"]],
             "visibility": "after_published" if hidden else "visible",
         }
+        if r["status"] != "passed" and r.get("mistake") in MISTAKE_IDS:
+            entry["extra_data"] = {"mistake": r["mistake"]}
         tests.append(entry)
     n_hidden = sum(r["visibility"] == "hidden" for r in result.records)
     output = (f"Graded {len(result.records)} tests"

@@ -25,6 +25,8 @@ from typing import IO, Any
 import pytest
 
 from nnlib.grading.impl import ImplementationError
+from nnlib.grading.judge import calls
+from nnlib.grading.judge.diagnosis import diagnose
 from nnlib.grading.judge.feedback import (  # noqa: F401 - remember_paths: used by the judge
     MAX_MESSAGE,
     StudentError,
@@ -34,6 +36,7 @@ from nnlib.grading.judge.feedback import (  # noqa: F401 - remember_paths: used 
 )
 from nnlib.grading.judge.records import Failure, Status
 from nnlib.grading.judge.testing import Waiting
+from nnlib.grading.registry import mistake
 
 _INI = """\
 [pytest]
@@ -186,12 +189,13 @@ class Collector:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         """Open the record of a test: failed until its call phase passes."""
         self._emit({"start": nodeid})
+        calls.reset()
         info = self._info.get(nodeid, {"nodeid": nodeid, "name": nodeid, "topic": "",
                                         "function": "", "points": 1.0, "declared": False,
                                         "visibility": "visible"})
         self._current[nodeid] = dict(info, status=Status.FAILED.value,
                                      message="the test did not run", missing="",
-                                     waiting_for="")
+                                     waiting_for="", mistake="")
         if self.on_start is not None:
             self.on_start()
 
@@ -207,6 +211,12 @@ class Collector:
             failure = failure_message(call.excinfo, self.timeout)
             record.update(status=failure.status.value, message=failure.message,
                           missing=failure.missing, waiting_for=failure.waiting_for)
+            if failure.status is Status.FAILED and call.when == "call":
+                found = diagnose(record["function"])
+                if found:  # the output is a catalogued mistake's, and not the right one
+                    record["mistake"] = found
+                    record["message"] = _short(f"{mistake(found).text()} "
+                                               f"The test says: {failure.message}")
             if call.when == "teardown":
                 record["message"] = "(after the test) " + failure.message
         elif call.when == "call" and report.passed and item.nodeid not in self._failed:

@@ -3,8 +3,10 @@
 A record is plain data (it travels as JSON from the judge to the grading process):
 ``nodeid``, ``name``, ``topic``, ``function``, ``points``, ``visibility``, ``status`` (a
 :class:`Status` value), ``message`` (for the student), ``missing`` (the function that is
-still a stub, or ``""``) and ``waiting_for`` (the function this test needs first, which
-fails its own tests, or ``""``). Readers use these fields, never the message's wording.
+still a stub, or ``""``), ``waiting_for`` (the function this test needs first, which
+fails its own tests, or ``""``) and ``mistake`` (the id of the catalogued mistake that the
+student's output shows, :data:`nnlib.grading.registry.MISTAKES`, or ``""``). Readers use
+these fields, never the message's wording.
 """
 
 from __future__ import annotations
@@ -40,3 +42,4 @@ class Failure(NamedTuple):
     message: str
     missing: str = ""
     waiting_for: str = ""
+    mistake: str = ""

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from nnlib.grading.impl import local_impl
+from nnlib.grading.judge import calls
 from nnlib.grading.sandboxed.protocol import layout_of, with_layout
 
 
@@ -115,7 +116,15 @@ def call(fn: Callable[..., Any], *args: Any, mutable: tuple[int | str, ...] = ()
     """
     passed_args = [a if i in mutable else _private(a) for i, a in enumerate(args)]
     passed_kwargs = {k: v if k in mutable else _private(v) for k, v in kwargs.items()}
-    result = fn(*passed_args, **passed_kwargs)
+    name = str(getattr(fn, "__name__", ""))
+    before = calls.snapshot(args, kwargs)  # for naming a mistake if the test fails
+    try:
+        result = fn(*passed_args, **passed_kwargs)
+    except Exception as e:
+        type_name = getattr(e, "type_name", "") or type(e).__name__
+        calls.record(name, *before, calls.Raised(type_name, str(e)))
+        raise
+    calls.record(name, *before, result)
     names = _argument_names(fn, len(args), kwargs)
     pairs = list(zip(args, passed_args, strict=True)) + [(v, passed_kwargs[k])
                                                          for k, v in kwargs.items()]

@@ -1,0 +1,211 @@
+"""Naming the mistake: the judge names a catalogued mistake only when the output is that
+mistake's and not the right one, and never raises.
+
+The end-to-end proof (every catalogue id is named from a mutant that makes the mistake,
+and nothing else is named) grades the mutants once, in ``test_grader.py``; here are the
+pieces: the reference behind the variants is right, ambiguity and garbage give no name,
+results.json carries the id, and check() prints the diagnosis.
+"""
+
+import json
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+from nnlib.grading.grader.results import Grade, gradescope_results
+from nnlib.grading.judge import calls, diagnosis
+from nnlib.grading.judge.calls import Raised
+from nnlib.grading.judge.variants import VARIANTS, Spec
+from nnlib.grading.registry import MISTAKES, exercise, mistake, mistakes_of
+
+from .conftest import ROOT, clean_env, run
+from .mutants import MUTANTS, write_submission
+
+# Runs the public and hidden tests in process on the solutions and checks, after every
+# test, that each recorded call's output is what the variants' reference computes.
+RIGHT_VARIANTS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import pytest
+    from nnlib.grading.judge import calls
+    from nnlib.grading.judge.diagnosis import distance
+    from nnlib.grading.judge.variants import VARIANTS
+
+    checked, wrong = {}, []
+
+    class Check:
+        def pytest_runtest_teardown(self, item):
+            for i, (name, args, kwargs, result) in enumerate(calls.recorded()):
+                spec = VARIANTS.get(name)
+                if spec is None or isinstance(result, calls.Raised):
+                    continue
+                call = calls.Call(args, kwargs, result, calls.recorded()[:i])
+                with np.errstate(all="ignore"):
+                    right = spec.right(call)
+                    if right is None:
+                        continue
+                    d = distance(spec.pick(result), right)
+                # float32 outputs are compared with float64 references
+                if d > 1e-4:
+                    wrong.append(f"{item.nodeid}: {name}: {d:.2e}")
+                checked[name] = checked.get(name, 0) + 1
+
+    code = pytest.main(["-q", "-n0", "-p", "no:cacheprovider", "-p", "no:nbval",
+                        "-o", "addopts=", "tests/public", "tests/hidden"], plugins=[Check()])
+    print("CHECKED", sorted(checked))
+    print("WRONG", wrong)
+    sys.exit(0 if code == 0 else 3)
+""")
+
+
+def test_the_variants_reference_is_right_on_every_test_input():
+    proc = run(["-c", RIGHT_VARIANTS], env=clean_env(NNLIB_IMPL=str(ROOT / "solutions")))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    checked = eval(re.search(r"CHECKED (\[.*\])", proc.stdout).group(1))
+    wrong = eval(re.search(r"WRONG (\[.*\])", proc.stdout).group(1))
+    assert wrong == []
+    # every deterministic function's reference was compared with the solutions
+    assert set(VARIANTS) <= set(checked), set(VARIANTS) - set(checked)
+
+
+def test_every_catalogue_entry_is_recognised_somewhere_and_teaches_in_its_notebook():
+    judged = set(VARIANTS) | set(diagnosis.STRUCTURAL)
+    for m in MISTAKES:
+        assert m.functions and all(f in judged for f in m.functions), m.id
+        for f in m.functions:
+            exercise(f)  # a registered function
+            assert any(m.id in spec.variants for spec in [VARIANTS.get(f)] if spec) or (
+                f in diagnosis.STRUCTURAL), (m.id, f)
+    ids = [m.id for m in MISTAKES]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_mistake_links_a_section_that_exists():
+    for m in MISTAKES:
+        nb = json.loads((ROOT / "course" / f"{m.notebook}.ipynb").read_text(encoding="utf-8"))
+        headings = [line.replace("$\\epsilon$", "ε") for c in nb["cells"]
+                    if c["cell_type"] == "markdown"
+                    for line in "".join(c["source"]).splitlines() if line.startswith("#")]
+        assert any(m.section in h for h in headings), (m.id, m.notebook, m.section)
+
+
+def _record(name, args, result, kwargs=None):
+    calls.record(name, args, kwargs or {}, result)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calls():
+    calls.reset()
+    yield
+    calls.reset()
+
+
+def test_a_matching_output_is_named_and_the_right_one_is_not():
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    W = np.random.default_rng(1).standard_normal((4, 3))
+    b = np.arange(4.0) + 1
+    _record("dense_forward", (x, W, b), (x @ W.T, "cache"))
+    assert diagnosis.diagnose("dense_forward") == "dense_forward_no_bias"
+    calls.reset()
+    _record("dense_forward", (x, W, b), (x @ W.T + b, "cache"))
+    assert diagnosis.diagnose("dense_forward") == ""
+    calls.reset()  # wrong in another way: no name
+    _record("dense_forward", (x, W, b), (x @ W.T + 2 * b, "cache"))
+    assert diagnosis.diagnose("dense_forward") == ""
+
+
+def test_an_output_two_mistakes_share_gets_no_name(monkeypatch):
+    spec = VARIANTS["dense_forward"]
+    twin = dict(spec.variants, another_mistake=spec.variants["dense_forward_no_bias"])
+    monkeypatch.setitem(VARIANTS, "dense_forward", Spec(spec.pick, spec.right, twin))
+    x, W, b = np.ones((3, 2)), np.ones((2, 2)), np.ones(2)
+    _record("dense_forward", (x, W, b), (x @ W.T, None))
+    assert diagnosis.diagnose("dense_forward") == ""
+
+
+def test_a_mistake_the_inputs_cannot_tell_apart_is_not_named():
+    # Adam at t = 1: dividing by 1 - beta is dividing by 1 - beta**t, so that variant is
+    # the right answer there and cannot be named; a different wrong output gets no name
+    rng = np.random.default_rng(2)
+    w, dw = rng.standard_normal(4), rng.standard_normal(4)
+    m, v = np.zeros(4), np.zeros(4)
+    _record("adam_update", (w, dw, m, v, 1), (w + 1.0, m, v))
+    assert diagnosis.diagnose("adam_update") == ""
+
+
+@pytest.mark.parametrize("result", [
+    None, "text", (1, 2, 3), np.array(["a"]), np.full((2, 2), np.nan), object(),
+    Raised("ValueError", "shapes do not align"), Raised("RuntimeWarning", ""),
+    [np.ones(3)] * 40, {"a": 1}, np.ones((1000, 1000, 0)),
+])
+def test_garbage_never_raises_and_gets_no_name(result):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 4))
+    for function in VARIANTS | diagnosis.STRUCTURAL:
+        calls.reset()
+        _record("dropout_forward", (x, 0.25, np.random.default_rng(0)), (x, None))
+        _record("batchnorm_forward", (x, np.ones(4), np.zeros(4)), (x, None))
+        _record(function, (x, x, x, x, 2), result)
+        assert diagnosis.diagnose(function) == "", function
+    assert diagnosis.diagnose("not_a_function") == ""
+
+
+def test_an_overflow_the_right_computation_avoids_names_the_missing_max_shift():
+    logits = np.array([[1000.0, 0.0, -3.0], [2.0, 1.0, 0.5]])
+    y = np.array([1, 0])
+    _record("softmax_cross_entropy", (logits, y),
+            Raised("RuntimeWarning", "softmax_cross_entropy: RuntimeWarning (warnings count "
+                   "as errors): overflow encountered in exp"))
+    assert diagnosis.diagnose("softmax_cross_entropy") == "softmax_no_max_shift"
+    calls.reset()  # the same warning where nothing overflows: no name
+    _record("softmax_cross_entropy", (logits / 1000, y),
+            Raised("RuntimeWarning", "overflow encountered in exp"))
+    assert diagnosis.diagnose("softmax_cross_entropy") == ""
+
+
+def test_a_mask_shared_down_the_columns_is_named_and_an_independent_one_is_not():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 32)) + 3.0
+    p = 0.25
+    column = (rng.random(32) >= p) / (1 - p)
+    _record("dropout_forward", (x, p, np.random.default_rng(5)), (x * column, column))
+    assert diagnosis.diagnose("dropout_forward") == "dropout_mask_per_column"
+    calls.reset()
+    mask = (rng.random(x.shape) >= p) / (1 - p)
+    _record("dropout_forward", (x, p, np.random.default_rng(5)), (x * mask, mask))
+    assert diagnosis.diagnose("dropout_forward") == ""
+
+
+def test_results_json_carries_the_mistake_id_and_only_a_catalogued_one():
+    base = {"nodeid": "t", "name": "t", "topic": "dense", "function": "dense_backward",
+            "points": 1.0, "score": 0.0, "visibility": "visible", "status": "failed",
+            "message": "m", "missing": "", "waiting_for": ""}
+    g = Grade(records=[dict(base, mistake="dense_db_mean"),
+                       dict(base, nodeid="u", name="u", mistake="made_up_id"),
+                       dict(base, nodeid="v", name="v", mistake="")])
+    tests = gradescope_results(g)["tests"]
+    assert tests[0]["extra_data"] == {"mistake": "dense_db_mean"}
+    assert "extra_data" not in tests[1] and "extra_data" not in tests[2]
+
+
+def test_check_prints_the_diagnosis(tmp_path):
+    m = next(m for m in MUTANTS if m.name == "dense_db_mean")
+    folder = write_submission(m, tmp_path / m.name)
+    proc = run(["-c", "from nnlib.grading import check; check('dense', 'dense_backward')"],
+               env=clean_env(NNLIB_IMPL=str(folder)))
+    text = " ".join(proc.stdout.split())
+    assert "(the known mistake 'dense_db_mean')" in text, proc.stdout
+    assert mistake("dense_db_mean").fix in text
+    assert mistakes_of("dense_backward")
+
+
+def test_the_docs_list_the_catalogue():
+    text = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    table = text[text.index("## Named mistakes"):]
+    rows = re.findall(r"^\| `(\w+)` \| (.*?) \| (.*?) \|$", table, flags=re.M)
+    assert [r[0] for r in rows] == [m.id for m in MISTAKES]
+    for (_, functions, shows), m in zip(rows, MISTAKES, strict=True):
+        assert re.findall(r"`(\w+)`", functions) == list(m.functions), m.id
+        assert shows == f"your {m.name}", m.id
