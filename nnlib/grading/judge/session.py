@@ -68,14 +68,9 @@ class WorkerSession(WorkerLink):
         ``{topic: path shown to the student}`` (relative to the submission).
     refused : dict
         ``{topic: message}`` for files that were not copied (symbolic links, ...).
-    timeout : float
-        Seconds per call and per test.
-    budget : float
-        Seconds for the whole submission, from now.
-    total : float, optional
-        The submission's whole limit, as the student is told it (default ``budget``).
-    uid : int or None
-        The worker's own unprivileged uid and gid (as root), chosen by the grading process.
+    timeout, budget, total, uid
+        The time limits and the worker's uid, as for
+        :class:`~nnlib.grading.judge.link.WorkerLink`.
     """
 
     def __init__(self, box: sandbox.Sandbox, dirs: dict[str, str], shown: dict[str, str],
