@@ -18,6 +18,19 @@ try:  # as nnlib.grading.sandboxed.codec, in the judge
 except ImportError:  # as a top-level module beside worker.py, in the sandbox
     from wire import ProtocolError  # type: ignore[no-redef]
 
+__all__ = [
+    "LAYOUTS",
+    "MAX_DEPTH",
+    "MAX_DIMS",
+    "MAX_NODES",
+    "Decoder",
+    "Encoder",
+    "array_dtype",
+    "layout_of",
+    "native",
+    "with_layout",
+]
+
 MAX_DEPTH = 64
 """Deepest nesting of containers accepted."""
 MAX_NODES = 1_000_000

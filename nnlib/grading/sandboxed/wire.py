@@ -17,6 +17,21 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+__all__ = [
+    "MAGIC",
+    "MAX_BUFFERS",
+    "MAX_HEADER",
+    "MAX_PAYLOAD",
+    "SMALL",
+    "Closed",
+    "ProtocolError",
+    "Reader",
+    "blocking_reader",
+    "frame",
+    "read_message",
+    "send_message",
+]
+
 MAGIC = b"NNW1"
 _HEAD = struct.Struct("<4sII")
 MAX_HEADER = 8 << 20
