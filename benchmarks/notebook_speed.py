@@ -1,10 +1,10 @@
-"""Time what the notebooks promise: notebook 04's explorer and notebook 07's experiments.
+"""Time what the notebooks promise: notebook 06's explorer and notebook 12's experiments.
 
-Notebook 04: the explorer code is taken from the notebook itself (the code cells that
+Notebook 06: the explorer code is taken from the notebook itself (the code cells that
 define ``train_moons`` and ``explore`` and build ``interactive_figure``, after its first
 cell's imports), so this measures exactly what a student runs. Timed: one ``explore()``
 call, building the widget (one draw), and one control change per step below (each
-retrains the network and redraws). Notebook 07: every experiment at its defaults, its plot,
+retrains the network and redraws). Notebook 12: every experiment at its defaults, its plot,
 and the coupling widget's slider moves.
 
 Printed per item: wall-clock seconds and CPU seconds of this process. The code is single
@@ -13,7 +13,7 @@ time grows with the load while the CPU time stays near what a quiet machine take
 
 Usage::
 
-    python benchmarks/notebook_speed.py [--only 04|07]
+    python benchmarks/notebook_speed.py [--only 06|12]
 """
 
 from __future__ import annotations
@@ -56,19 +56,19 @@ def summary(what: str, walls: list[float], cpus: list[float]) -> None:
           f"{statistics.median(cpus):.2f})", flush=True)
 
 
-def notebook_04() -> None:
-    nb = nbformat.read(ROOT / "course" / "04_training.ipynb", as_version=4)
+def notebook_06() -> None:
+    nb = nbformat.read(ROOT / "course" / "06_optimizers.ipynb", as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     wanted = [code[0]] + [s for s in code if "def train_moons" in s or "def explore" in s]
     if len(wanted) != 3:
-        raise SystemExit("notebook 04: did not find the cells defining train_moons and explore")
+        raise SystemExit("notebook 06: did not find the cells defining train_moons and explore")
     env: dict = {}
     os.chdir(ROOT / "course")
     for src in wanted:
         exec(compile("\n".join(x for x in src.splitlines() if not x.startswith("%")),  # noqa: S102
-                     "<notebook 04>", "exec"), env)
+                     "<notebook 06>", "exec"), env)
         plt.close("all")
-    print("notebook 04, explorer")
+    print("notebook 06, explorer")
     _, w, c = clock(lambda: env["explore"]())
     line("explore() (train 100 epochs + figure)", w, c)
     explorer = env["explorer"]
@@ -84,10 +84,10 @@ def notebook_04() -> None:
     summary("control changes", walls, cpus)
 
 
-def notebook_07() -> None:
+def notebook_12() -> None:
     from nnlib import experiments as ex
 
-    print("notebook 07, experiments at their defaults (run, then plot)")
+    print("notebook 12, experiments at their defaults (run, then plot)")
     total_w = total_c = 0.0
     for name, run, plot in [("batchnorm_figure1", ex.batchnorm_figure1, ex.plot_figure1),
                             ("lr_robustness", ex.lr_robustness, ex.plot_lr_robustness),
@@ -117,15 +117,15 @@ def notebook_07() -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["04", "07"])
+    parser.add_argument("--only", choices=["06", "12"])
     args = parser.parse_args(argv)
     print(f"numpy {np.__version__}, matplotlib {matplotlib.__version__}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    if args.only in (None, "04"):
-        notebook_04()
-    if args.only in (None, "07"):
-        notebook_07()
+    if args.only in (None, "06"):
+        notebook_06()
+    if args.only in (None, "12"):
+        notebook_12()
     return 0
 
 

@@ -1,7 +1,8 @@
-"""Exercise: batch normalization (notebooks 05 and 06).
+"""Exercise: batch normalization (notebooks 07 to 09).
 
-The forward and backward passes are taught in ``05_batch_normalization``, inference and
-running statistics in ``06_batchnorm_in_networks``.
+The forward pass and the staged backward pass are taught in ``07_batchnorm_forward``, the
+compact backward pass in ``08_batchnorm_backward``, inference and running statistics in
+``09_batchnorm_inference``.
 
 Per feature j, over the N rows of a batch x of shape (N, D) (Ioffe & Szegedy,
 2015, Algorithm 1)::
@@ -28,7 +29,7 @@ def batchnorm_forward(
 ) -> tuple[np.ndarray, object]:
     """Batch normalization in training mode, with the statistics of this batch.
 
-    Taught in notebook ``05_batch_normalization`` (the forward pass).
+    Taught in notebook ``07_batchnorm_forward`` (the forward pass).
 
     Parameters
     ----------
@@ -67,7 +68,7 @@ def batchnorm_backward(
     Every row of the batch influences mu and var, so ``dx`` has three terms; the
     ``dmu / m`` term is the one most often forgotten.
 
-    Taught in notebook ``05_batch_normalization`` (the backward pass, staged).
+    Taught in notebook ``07_batchnorm_forward`` (the backward pass, staged).
 
     Parameters
     ----------
@@ -94,7 +95,7 @@ def batchnorm_backward_fast(
 
     It must agree with :func:`batchnorm_backward` up to rounding.
 
-    Taught in notebook ``05_batch_normalization`` (the compact backward pass).
+    Taught in notebook ``08_batchnorm_backward`` (the compact backward pass).
 
     Parameters
     ----------
@@ -124,7 +125,7 @@ def batchnorm_inference(
     affine map per feature, so any batch size works (even 1) and the rows do not
     influence each other.
 
-    Taught in notebook ``06_batchnorm_in_networks`` (training versus inference).
+    Taught in notebook ``09_batchnorm_inference`` (training versus inference).
 
     Parameters
     ----------
@@ -157,10 +158,10 @@ def running_stats_update(
     ``batch_var`` is the biased variance used to normalize the batch; the running
     variance stores the unbiased estimate, hence the factor n / (n - 1).
     (Keras's momentum is the weight of the *old* value, 1 - this momentum, and Keras
-    stores the biased ``batch_var`` without the factor n / (n - 1): notebook 06 measures
+    stores the biased ``batch_var`` without the factor n / (n - 1): notebook 09 measures
     the difference.)
 
-    Taught in notebook ``06_batchnorm_in_networks`` (running statistics).
+    Taught in notebook ``09_batchnorm_inference`` (running statistics).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Exercise: the dense (fully connected) layer (notebooks ``02`` and ``03``).
+"""Exercise: the dense (fully connected) layer (notebooks ``02`` and ``04``).
 
 Conventions: rows are examples, so a batch ``x`` has shape (N, in). The weight
 matrix ``W`` has shape (out, in), as in ``z = W a + b`` for one example; for a
@@ -47,7 +47,7 @@ def dense_backward(dz: np.ndarray, cache: object) -> tuple[np.ndarray, np.ndarra
     Check the shapes: each gradient has exactly the shape of the array it belongs
     to. Do not divide by N here: the loss's gradient already carries the 1/N.
 
-    Taught in notebook ``03_backpropagation`` (backward through a dense layer).
+    Taught in notebook ``04_network_backward`` (backward through a dense layer).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Exercise: layer normalization (notebook ``06_batchnorm_in_networks``).
+"""Exercise: layer normalization (notebook ``10_dropout_layernorm``).
 
 Like batch normalization with the axes swapped: each *row* (example) of x of
 shape (N, D) is normalized over its D features::
@@ -23,7 +23,7 @@ def layernorm_forward(
 ) -> tuple[np.ndarray, object]:
     """Layer normalization of each row, then a per-feature scale and shift.
 
-    Taught in notebook ``06_batchnorm_in_networks`` (layer normalization).
+    Taught in notebook ``10_dropout_layernorm`` (layer normalization).
 
     Parameters
     ----------
@@ -45,15 +45,15 @@ def layernorm_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`layernorm_forward`.
 
-    Notebook ``06_batchnorm_in_networks`` (layer normalization) draws the graph of one row
+    Notebook ``10_dropout_layernorm`` (layer normalization) draws the graph of one row
     and gives the staged steps, the batch-normalization ones of notebook
-    ``05_batch_normalization`` (section 2) with the axis swapped: per row, over its D
+    ``07_batchnorm_forward`` (section 2) with the axis swapped: per row, over its D
     features, with ``dxhat = dout * gamma`` (``gamma`` now varies along the normalized
     axis, so it stays inside the sums), first ``dvar``, then ``dmu``, then ``dx``. The
     parameter gradients sum over the batch, as for batch normalization. Check each stage
     numerically before you move on; the compact form is optional.
 
-    Taught in notebook ``06_batchnorm_in_networks`` (layer normalization).
+    Taught in notebook ``10_dropout_layernorm`` (layer normalization).
 
     Parameters
     ----------

@@ -63,12 +63,12 @@ def load_digits(scale: bool = True, dtype: object = np.float64) -> tuple[np.ndar
 def digits_course_split(dtype: object = np.float64) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The course's one split of the digits: training, validation and test sets.
 
-    Notebook 04 makes this split (and shows the code): a test fifth with
+    Notebook 05 makes this split (and shows the code): a test fifth with
     ``train_test_split(X, y, 0.2, rng=np.random.default_rng(0))``, then a validation quarter
     of the rest with ``train_test_split(..., 0.25, rng=np.random.default_rng(1))``. Every
     later notebook and every experiment of ``nnlib.experiments`` uses the same split: the
     training set to train, the validation set for every choice and every comparison; the test
-    set is used once, at the end of notebook 04.
+    set is used once, at the end of notebook 06.
 
     Parameters
     ----------

@@ -6,8 +6,8 @@ nnlib itself never imports either framework: this script runs once, in an enviro
 has them (outside the repository, e.g. ``python3 -m venv ../fw-venv`` and
 ``../fw-venv/bin/pip install numpy h5py torch tensorflow-cpu``, with a CPU-only build of
 torch: the default one brings gigabytes of GPU libraries), and its measurements are
-shipped as data. ``tests/lib/test_framework_reference.py`` and notebooks 05 (TensorFlow's
-``tf.nn.batch_normalization``) and 06 (the PyTorch and Keras layers) compare nnlib
+shipped as data. ``tests/lib/test_framework_reference.py`` and notebooks 07 (TensorFlow's
+``tf.nn.batch_normalization``) and 09 (the PyTorch and Keras layers) compare nnlib
 with them::
 
     ../fw-venv/bin/python scripts/make_framework_reference.py

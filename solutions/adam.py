@@ -1,4 +1,4 @@
-"""Exercise: one Adam update (notebook ``04_training``).
+"""Exercise: one Adam update (notebook ``06_optimizers``).
 
 Adam (Kingma & Ba, 2015) keeps two running averages per parameter, of the
 gradient (``m``) and of its square (``v``), corrects them for starting at 0,
@@ -34,7 +34,7 @@ def adam_update(
         v_hat = v_new / (1 - beta2**t)
         w_new = w - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Taught in notebook ``04_training`` (optimizers).
+    Taught in notebook ``06_optimizers`` (optimizers).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Exercise: inverted dropout (notebook ``06_batchnorm_in_networks``).
+"""Exercise: inverted dropout (notebook ``10_dropout_layernorm``).
 
 In training, every element is dropped (set to 0) independently with
 probability ``p`` and the survivors are scaled by ``1 / (1 - p)``, so that the
@@ -23,7 +23,7 @@ def dropout_forward(
     With ``training=False`` return a copy of ``x`` unchanged (and draw nothing
     from ``rng``).
 
-    Taught in notebook ``06_batchnorm_in_networks`` (dropout).
+    Taught in notebook ``10_dropout_layernorm`` (dropout).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Exercise: weight initialization (notebook ``04_training``).
+"""Exercise: weight initialization (notebook ``05_training``).
 
 Each function returns a new weight matrix of shape (fan_out, fan_in) (that is
 (out, in), as ``W`` of a dense layer), float64, drawn from a normal
@@ -23,7 +23,7 @@ def small_init(
     This is the classic ``randn(out, in) * 0.01``. It works for shallow networks,
     but the signal shrinks layer after layer in deep ones.
 
-    Taught in notebook ``04_training`` (initialization).
+    Taught in notebook ``05_training`` (initialization).
 
     Parameters
     ----------
@@ -48,7 +48,7 @@ def xavier_init(fan_out: int, fan_in: int, rng: np.random.Generator) -> np.ndarr
     Keeps the variance of activations and of gradients roughly constant across
     layers with symmetric activations such as tanh (Glorot & Bengio, 2010).
 
-    Taught in notebook ``04_training`` (initialization).
+    Taught in notebook ``05_training`` (initialization).
 
     Parameters
     ----------
@@ -71,7 +71,7 @@ def he_init(fan_out: int, fan_in: int, rng: np.random.Generator) -> np.ndarray:
     ReLU zeroes half of its inputs, halving the variance; the factor 2 makes up
     for it (He et al., 2015).
 
-    Taught in notebook ``04_training`` (initialization).
+    Taught in notebook ``05_training`` (initialization).
 
     Parameters
     ----------

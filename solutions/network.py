@@ -1,4 +1,4 @@
-"""Exercise: a whole network, forward, backward and one SGD step (notebooks ``03``, ``04``).
+"""Exercise: a whole network, forward, backward and one SGD step (notebooks ``04``, ``05``).
 
 The network is a stack of dense layers with ReLU between them and no activation
 after the last one (it outputs logits)::
@@ -24,7 +24,7 @@ def network_forward(
 ) -> tuple[np.ndarray, object]:
     """Forward pass of the ReLU network described in the module docstring.
 
-    Taught in notebook ``03_backpropagation`` (a whole network).
+    Taught in notebook ``04_network_backward`` (a whole network).
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ def network_backward(
     ``dW = dz.T @ a_in``, ``db = dz.sum(axis=0)`` and ``da_in = dz @ W``; before
     going on, a ReLU turns ``da`` into ``dz = da * (z > 0)`` of the layer below.
 
-    Taught in notebook ``03_backpropagation`` (a whole network).
+    Taught in notebook ``04_network_backward`` (a whole network).
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ def sgd_step(
     ``W = W - lr * dW`` only rebinds a local name and leaves the network unchanged.
     The gradients must not be modified.
 
-    Taught in notebook ``04_training`` (gradient descent).
+    Taught in notebook ``05_training`` (gradient descent).
 
     Parameters
     ----------

@@ -115,6 +115,7 @@ def test_a_class_run_names_what_it_skips_and_writes_a_canvas_file(tmp_path):
 @pytest.mark.parametrize(("args", "words"), [
     (["--canvas", "x.csv"], "only work with --submissions"),
     (["--submissions", ".", "--csv", "g.csv", "--roster", "r.csv"], "--roster goes with --canvas"),
+    (["--submissions", "."], "needs somewhere to write the grades"),
 ])
 def test_canvas_options_need_a_class_run(args, words):
     proc = _grade(*args)

@@ -76,10 +76,10 @@ def _dtype(dtype: Any) -> np.dtype:
 
 
 def digits_split(dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The course's split of the digits: notebook 04's training and validation sets.
+    """The course's split of the digits: notebook 05's training and validation sets.
 
-    The experiments train on notebook 04's training images and measure on its validation
-    images ("held out"); notebook 04's test images are never used here
+    The experiments train on notebook 05's training images and measure on its validation
+    images ("held out"); notebook 05's test images are never used here
     (``nnlib.datasets.digits_course_split``).
 
     Returns

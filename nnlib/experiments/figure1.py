@@ -162,7 +162,7 @@ def figure1_setup(
     Returns
     -------
     (X_train, X_held_out, y_train, y_held_out), {"baseline": model, "batchnorm": model}, batch_rng
-        The data are notebook 04's training and validation sets (``digits_split``). Both
+        The data are notebook 05's training and validation sets (``digits_split``). Both
         models start from the same weight matrices (drawn once, copied into each).
     """
     _, init_rng, batch_rng = np.random.default_rng(seed).spawn(3)
@@ -198,7 +198,7 @@ def batchnorm_figure1(
         Examples per step (the paper: 60).
     seed : int
         Seeds the initial weights and the batch order (independent streams spawned from
-        ``np.random.default_rng(seed)``). The data are always notebook 04's training set
+        ``np.random.default_rng(seed)``). The data are always notebook 05's training set
         and, held out, its validation set.
     lr : float
         Plain SGD learning rate, the same for both networks (the paper does not give one).
@@ -279,7 +279,7 @@ def batchnorm_figure1(
 
     setup = {
         "experiment": "Ioffe & Szegedy (2015) Figure 1 on digits",
-        "data": (f"digits 8x8, notebook 04's split: {len(Xtr)} train / "
+        "data": (f"digits 8x8, notebook 05's split: {len(Xtr)} train / "
                  f"{len(Xte)} held out (its validation set)"),
         "network": describe(sizes, "sigmoid", None),
         "network_bn": describe(sizes, "sigmoid", "batchnorm"),

@@ -201,7 +201,7 @@ def batchnorm_running_update(
     normalization itself uses the biased ``batch_var``. Keras writes the same rule with
     ``momentum_keras = 1 - momentum`` and stores the biased variance.
 
-    The exercise ``running_stats_update`` (notebook 06) computes the same formula but
+    The exercise ``running_stats_update`` (notebook 09) computes the same formula but
     returns new arrays and leaves its arguments unchanged.
 
     Parameters

@@ -60,9 +60,9 @@ def test_figure1_shapes_and_setup(fig1):
     assert fig1.setup["sizes"] == [64, 100, 100, 100, 10]
 
 
-def test_experiments_use_notebook_04s_split_and_never_its_test_set():
-    # One split for the whole course: the experiments train on notebook 04's training set
-    # and hold out its validation set; its test set is left for notebook 04 alone.
+def test_experiments_use_notebook_05s_split_and_never_its_test_set():
+    # One split for the whole course: the experiments train on notebook 05's training set
+    # and hold out its validation set; its test set is left for notebook 06 alone.
     Xtr, Xho, ytr, yho = digits_split()
     split = nnlib.datasets.digits_course_split()
     np.testing.assert_array_equal(Xtr, split["train"][0])
@@ -239,7 +239,7 @@ def test_loss_landscape_smoother_with_bn(seed):
     beta = {k: np.median(v) for k, v in r.beta_smoothness().items()}
     assert beta["batchnorm"] < 0.5 * beta["baseline"]  # measured 0.26-0.37
     # the median loss range is NOT smaller with BN on every seed (ratio 0.77-1.12 over five
-    # seeds at 600 steps), so neither this test nor notebook 07 claims it
+    # seeds at 600 steps), so neither this test nor notebook 12 claims it
     assert r.loss_range()["batchnorm"].shape == r.loss_range()["baseline"].shape
 
 

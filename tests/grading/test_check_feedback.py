@@ -85,11 +85,11 @@ def unbiased(tmp_path_factory):
 def test_check_says_the_backward_waits_for_the_failing_forward(unbiased):
     out = _check(unbiased, "batchnorm,batchnorm_backward", "batchnorm")
     lines = out.splitlines()
-    assert lines[0] == "check('batchnorm', 'batchnorm_backward'): 0 of 1 test passed."
+    assert lines[0] == "check('batchnorm', 'batchnorm_backward'): 0 of 2 tests passed."
     assert lines[1] == ("  batchnorm_backward  waiting for batchnorm_forward, which fails its "
                         "tests: fix it first")
     assert "dx: wrong values" not in out and "dx" not in lines[1]
-    assert "  batchnorm_forward        FAILED 2 of 2 tests" in out
+    assert "  batchnorm_forward        FAILED 3 of 3 tests" in out
     assert "  batchnorm_backward_fast  waiting for batchnorm_forward, which fails" in out
     assert "  batchnorm_inference      ok (1 test)" in out
 
@@ -119,7 +119,10 @@ def test_hidden_grading_marks_the_backwards_waiting_not_failed(unbiased):
 def test_a_wrong_backward_with_a_correct_forward_still_fails(tmp_path):
     sub = write_submission(BY_NAME["batchnorm_backward_missing_dmu"], tmp_path / "student")
     out = _check(sub, "batchnorm,batchnorm_backward")
-    assert out.splitlines()[1].startswith("  batchnorm_backward: dx: wrong values")
+    lines = out.splitlines()
+    assert lines[1].startswith("  batchnorm_backward  FAILED 2 of 2 tests; first: "
+                               "test_batchnorm_backward_values"), out
+    assert lines[2].strip().startswith("batchnorm_backward: dx: wrong values"), out
     assert "waiting" not in out
 
 
@@ -172,18 +175,18 @@ def _check_in(copies, cwd):
 
 def test_check_reads_the_copy_the_notebook_runs_in(two_copies):
     assert _check_in(two_copies, two_copies / "b" / "course") == [
-        "check('dense'): all 4 tests passed."]
+        "check('dense'): all 7 tests passed."]
     assert _check_in(two_copies, two_copies / "b" / "exercises") == [
-        "check('dense'): all 4 tests passed."]
+        "check('dense'): all 7 tests passed."]
     mine = _check_in(two_copies, two_copies / "a" / "course")
-    assert mine[0] == "check('dense'): 0 of 4 tests passed." and "checking" not in "".join(mine)
+    assert mine[0] == "check('dense'): 0 of 7 tests passed." and "checking" not in "".join(mine)
 
 
 def test_check_says_which_file_it_read_outside_a_course_folder(two_copies):
     lines = _check_in(two_copies, two_copies / "elsewhere")
     shown = os.path.join("..", "a", "exercises", "dense.py")
     assert lines[0] == f"check('dense'): checking {shown}"
-    assert lines[1] == "check('dense'): 0 of 4 tests passed."
+    assert lines[1] == "check('dense'): 0 of 7 tests passed."
     assert "write its body in exercises/dense.py" in lines[2]
 
 

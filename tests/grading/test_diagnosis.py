@@ -46,7 +46,7 @@ RIGHT_VARIANTS = textwrap.dedent("""
                     right = spec.right(call)
                     if right is None:
                         continue
-                    d = distance(spec.pick(result), right)
+                    d = distance(spec.pick(call), right)
                 # float32 outputs are compared with float64 references
                 if d > 1e-4:
                     wrong.append(f"{item.nodeid}: {name}: {d:.2e}")

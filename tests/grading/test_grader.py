@@ -18,7 +18,7 @@ from nnlib.grading.grader.classes import (
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.grader.results import Grade, format_table, gradescope_results, safe_cell
 from nnlib.grading.impl import ImplementationError
-from nnlib.grading.registry import TOPICS
+from nnlib.grading.registry import MISTAKES, TOPICS, mistake
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
 from .mutants import MUTANTS, Mutant, MutantError, solution_region, write_submission
@@ -26,10 +26,22 @@ from .mutants import MUTANTS, Mutant, MutantError, solution_region, write_submis
 
 def test_mutants_are_named_once_and_patch_a_function_of_their_topic():
     names = [m.name for m in MUTANTS]
-    assert len(names) == len(set(names)) == 35
+    assert len(names) == len(set(names)) == 51
     for m in MUTANTS:
         assert m.function in TOPICS.get(m.topic, ()), f"{m.name}: {m.topic}.{m.function}"
         assert m.mistake and "\n" not in m.mistake, m.name
+
+
+def test_every_catalogued_mistake_has_a_mutant_that_makes_it():
+    ids = {m.id for m in MISTAKES}
+    made = {m.catalogue for m in MUTANTS if m.catalogue}
+    assert made <= ids, f"mutants name mistakes outside the catalogue: {made - ids}"
+    assert ids <= made, f"catalogued mistakes without a mutant: {sorted(ids - made)}"
+    for m in MUTANTS:
+        if m.catalogue:
+            assert m.function in mistake(m.catalogue).functions, (m.name, m.catalogue)
+    # both forms of the wrong tanh derivative: 1 - t (no square) and 1 - x**2 (the input)
+    assert len([m for m in MUTANTS if m.catalogue == "tanh_backward_wrong_derivative"]) == 2
 
 
 def test_every_patch_applies_exactly_once_and_changes_the_file():
@@ -322,7 +334,7 @@ def test_check_reports_stubs_as_not_implemented(stub_course):
     assert first.returncode == 0 and first.stderr == "", first.stderr
     assert first.stdout == again.stdout  # deterministic
     out = first.stdout
-    assert "check('dense'): 0 of 4 tests passed." in out
+    assert "check('dense'): 0 of 7 tests passed." in out
     assert "dense_forward   not implemented yet: write its body in exercises/dense.py" in out
     assert "dense_backward  waiting for dense_forward (not implemented yet)" in out
     assert "check: unknown topic 'nope'" in out
@@ -333,8 +345,8 @@ def test_check_reports_stubs_as_not_implemented(stub_course):
 def test_check_passes_the_solutions():
     out = run(["-c", CHECK_SCRIPT], cwd=ROOT / "course",
               env=clean_env(NNLIB_IMPL="solutions")).stdout
-    assert out.splitlines()[:4] == ["check('dense'): all 4 tests passed.", "True",
-                                    "check('dense', 'dense_forward'): all 2 tests passed.",
+    assert out.splitlines()[:4] == ["check('dense'): all 7 tests passed.", "True",
+                                    "check('dense', 'dense_forward'): all 4 tests passed.",
                                     "True"]
 
 
@@ -354,7 +366,7 @@ def test_check_uses_the_edited_file_in_the_same_process(tmp_path):
     sub = make_submission(tmp_path / "me")
     proc = run(["-c", EDIT_SCRIPT, str(sub)], env=clean_env(NNLIB_IMPL=str(sub)))
     lines = proc.stdout.splitlines()
-    assert "FAILED" in proc.stdout and lines[-2:] == ["check('adam'): all 2 tests passed.",
+    assert "FAILED" in proc.stdout and lines[-2:] == ["check('adam'): all 3 tests passed.",
                                                        "True"], proc.stdout + proc.stderr
     assert "me/adam.py" not in proc.stdout or str(tmp_path) not in proc.stdout
 
@@ -387,3 +399,21 @@ def test_the_table_wraps_a_long_message_instead_of_cutting_it():
         dropout = next(line for line in table.splitlines() if line.startswith("dropout"))
         assert "not implemented" in dropout and "failed" not in dropout
         assert table.splitlines()[-1] == "Score: 0 / 3"
+
+
+def test_each_catalogued_mistake_is_named_and_nothing_else_is(mutant_results, solutions_grade):
+    """The judge names a mutant's catalogued mistake in at least one failing test and no
+    other id anywhere; mutants outside the catalogue and the solutions get no name."""
+    results, _ = mutant_results
+    for m in MUTANTS:
+        records = results[m.name].records
+        named = {r["mistake"] for r in records if r.get("mistake")}
+        assert named == ({m.catalogue} if m.catalogue else set()), (m.name, named)
+        assert all(r["status"] == "failed" for r in records if r.get("mistake")), m.name
+        if m.catalogue:  # the message says it, and results.json carries it
+            shown = [r["message"] for r in records if r.get("mistake")]
+            assert all(f"(the known mistake '{m.catalogue}')" in s for s in shown), m.name
+            entries = gradescope_results(results[m.name])["tests"]
+            assert {e["extra_data"]["mistake"] for e in entries if "extra_data" in e} == {
+                m.catalogue}, m.name
+    assert not any(r.get("mistake") for r in solutions_grade.records)

@@ -36,7 +36,7 @@ def test_hidden_adam_eps_outside_the_sqrt(impl):
                  "(sqrt(v_hat) + eps), eps added after the square root", rtol=1e-9)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_hidden_adam_keeps_float32(impl):
     rng = np.random.default_rng(112)
     w = rng.standard_normal(5).astype(np.float32)

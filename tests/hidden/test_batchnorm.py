@@ -72,7 +72,7 @@ def test_hidden_batchnorm_forward_large_magnitudes(impl):
                  "around 1e5 (compute the variance as the mean of (x - mu)**2)", rtol=1e-6)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("batchnorm_forward")
 def test_hidden_batchnorm_forward_variance_below_eps(impl):
     # one feature varies by about 1e-3 (variance 1e-6 < eps): sqrt(var + eps) = 3.3e-3
@@ -89,18 +89,37 @@ def test_hidden_batchnorm_forward_variance_below_eps(impl):
 @pytest.mark.checks("batchnorm_forward")
 def test_hidden_batchnorm_keeps_float32(impl):
     x, gamma, beta = _data(76, dtype=np.float32)
+    ref_out = F.batchnorm_forward(*(a.astype(np.float64) for a in (x, gamma, beta)))[0]
+    out, _ = expect_tuple(call(impl.batchnorm_forward, x, gamma, beta), 2,
+                          "batchnorm_forward")
+    assert np.asarray(out).dtype == np.float32, (
+        f"batchnorm_forward: float32 in must give float32 out, got {np.asarray(out).dtype}")
+    assert_close(out, ref_out, "batchnorm_forward on float32 input", rtol=1e-5)
+
+
+def _float32_close(expected):
+    """A check that a forward's ``out`` is float32 and close to ``expected``."""
+    def check(out):
+        assert np.asarray(out).dtype == np.float32, (
+            f"float32 input must give float32 output, got {np.asarray(out).dtype}")
+        assert_close(out, expected, "out", rtol=1e-5)
+    return check
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", BACKWARDS)
+def test_hidden_batchnorm_backward_keeps_float32(impl, name):
+    x, gamma, beta = _data(76, dtype=np.float32)
     dout = np.random.default_rng(86).standard_normal(x.shape).astype(np.float32)
     ref_out, ref_cache = F.batchnorm_forward(*(a.astype(np.float64) for a in (x, gamma, beta)))
-    ref_dx = F.batchnorm_backward(dout.astype(np.float64), ref_cache)[0]
-    out, cache = expect_tuple(call(impl.batchnorm_forward, x, gamma, beta), 2,
-                              "batchnorm_forward")
-    assert out.dtype == np.float32, f"batchnorm_forward: float32 in must give float32 out, " \
-        f"got {out.dtype}"
-    assert_close(out, ref_out, "batchnorm_forward on float32 input", rtol=1e-5)
-    dx = expect_tuple(call(impl.batchnorm_backward, dout, cache), 3, "batchnorm_backward")[0]
-    assert np.asarray(dx).dtype == np.float32, (
-        f"batchnorm_backward: dx must stay float32, got {np.asarray(dx).dtype}")
-    assert_close(dx, ref_dx, "batchnorm_backward on float32 input: dx", rtol=1e-4)
+    expected = F.batchnorm_backward(dout.astype(np.float64), ref_cache)
+    _, cache = forward_for_backward(impl, "batchnorm_forward", x, gamma, beta,
+                                    expected=_float32_close(ref_out), judged=name)
+    grads = expect_tuple(call(getattr(impl, name), dout, cache), 3, name)
+    for what, g, ref in zip(("dx", "dgamma", "dbeta"), grads, expected, strict=True):
+        assert np.asarray(g).dtype == np.float32, (
+            f"{name}: {what} must stay float32, got {np.asarray(g).dtype}")
+        assert_close(g, ref, f"{name} on float32 input: {what}", rtol=1e-4)
 
 
 @pytest.mark.points(3)
@@ -217,3 +236,39 @@ def test_hidden_running_stats_converge(impl):
     assert_close(var, limit_var, "running_stats_update repeated 40 times with momentum 0.5: "
                  "the running variance must converge to the unbiased batch variance",
                  rtol=1e-6)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("running_stats_update")
+def test_hidden_running_stats_shape_and_no_eps(impl):
+    # one feature: the outputs have shape (1,), like the inputs (not a number, not (1, 1));
+    # its batch variance is 0, so the running variance stays exactly 0: eps belongs to the
+    # normalization (sqrt(var + eps)), never to the statistics stored
+    mean, var = np.array([2.0]), np.array([0.0])
+    bm, bv = np.array([2.0]), np.array([0.0])
+    new = expect_tuple(call(impl.running_stats_update, mean, var, bm, bv, 8, 0.25), 2,
+                       "running_stats_update")
+    for what, got in zip(("new mean", "new var"), new, strict=True):
+        assert np.shape(got) == (1,), (
+            f"running_stats_update with one feature: the {what} must have shape (D,) = (1,) "
+            f"like the running statistics, got {np.shape(got)}")
+    assert_close(new[0], mean, "running_stats_update: the new mean when the batch mean "
+                 "equals the running mean")
+    assert abs(float(np.asarray(new[1])[0])) <= 1e-12, (
+        f"running_stats_update: a feature with batch variance 0 and running variance 0 keeps "
+        f"running variance 0, got {float(np.asarray(new[1])[0]):.3g}; do not add eps to the "
+        "variance you store (eps is added only inside sqrt(var + eps) when normalizing)")
+    # several features, one with a zero variance, momentum 0.5
+    mean, var = np.array([0.0, 1.0, -3.0]), np.array([0.0, 2.0, 0.5])
+    bm, bv = np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.5, 4.0])
+    ref_mean, ref_var = mean.copy(), var.copy()
+    F.batchnorm_running_update(ref_mean, ref_var, bm.copy(), bv.copy(), 5, 0.5)
+    new_mean, new_var = expect_tuple(call(impl.running_stats_update, mean, var, bm, bv, 5, 0.5),
+                                     2, "running_stats_update")
+    assert_close(new_mean, ref_mean, "running_stats_update with three features: new mean",
+                 dtype=np.float64)
+    assert_close(new_var, ref_var, "running_stats_update with three features: new var "
+                 "(no eps in it)", dtype=np.float64)
+    assert abs(float(new_var[0])) <= 1e-12, (
+        f"running_stats_update: a feature whose variances are all 0 keeps running variance "
+        f"0, got {float(new_var[0]):.3g}; eps is not part of the stored statistics")

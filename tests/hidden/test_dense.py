@@ -29,7 +29,7 @@ def test_hidden_dense_forward_matches_reference(impl):
                  dtype=np.float64)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_forward")
 def test_hidden_dense_forward_non_contiguous(impl):
     x, W, b = _arrays(32, 4, 6, 3)
@@ -74,16 +74,37 @@ def test_hidden_dense_batch_of_one(impl):
     assert_close(db, dz[0], "dense_backward with N=1: db must have shape (out,)")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
+@pytest.mark.checks("dense_forward")
+def test_hidden_dense_forward_keeps_float32(impl):
+    x, W, b = _arrays(36, 3, 4, 2, np.float32)
+    z, _ = expect_tuple(call(impl.dense_forward, x, W, b), 2, "dense_forward")
+    assert np.asarray(z).dtype == np.float32, (
+        f"dense_forward: float32 in must give float32 out, got {np.asarray(z).dtype}")
+    assert_close(z, F.dense_forward(x.astype(np.float64), W.astype(np.float64),
+                                    b.astype(np.float64))[0],
+                 "dense_forward on float32 input", rtol=1e-5)
+
+
+def _float32_close(expected):
+    """A check that a forward's ``out`` is float32 and close to ``expected``."""
+    def check(out):
+        assert np.asarray(out).dtype == np.float32, (
+            f"float32 input must give float32 output, got {np.asarray(out).dtype}")
+        assert_close(out, expected, "out", rtol=1e-5)
+    return check
+
+
+@pytest.mark.points(0.5)
 @pytest.mark.checks("dense_backward")
 def test_hidden_dense_keeps_float32(impl):
     x, W, b = _arrays(36, 3, 4, 2, np.float32)
-    z, cache = forward_for_backward(impl, "dense_forward", x, W, b, expected=x @ W.T + b,
-                                    judged="dense_backward", rtol=1e-5)
-    assert z.dtype == np.float32, f"dense_forward: float32 in must give float32 out, got {z.dtype}"
+    ref_z, ref_cache = F.dense_forward(x.astype(np.float64), W.astype(np.float64),
+                                       b.astype(np.float64))
+    _, cache = forward_for_backward(impl, "dense_forward", x, W, b,
+                                    expected=_float32_close(ref_z), judged="dense_backward")
     dz = np.random.default_rng(37).standard_normal((3, 2)).astype(np.float32)
-    expected = F.dense_backward(dz.astype(np.float64), F.dense_forward(
-        x.astype(np.float64), W.astype(np.float64), b.astype(np.float64))[1])
+    expected = F.dense_backward(dz.astype(np.float64), ref_cache)
     grads = expect_tuple(call(impl.dense_backward, dz, cache), 3, "dense_backward")
     for name, g, ref in zip(("dx", "dW", "db"), grads, expected, strict=True):
         assert np.asarray(g).dtype == np.float32, (

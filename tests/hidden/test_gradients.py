@@ -22,7 +22,7 @@ def test_hidden_numerical_gradient_matches_analytic(impl):
                  dtype=np.float64)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 def test_hidden_numerical_gradient_non_contiguous_input(impl):
     rng = np.random.default_rng(12)
     big = rng.standard_normal((3, 8))

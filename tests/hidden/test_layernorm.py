@@ -62,17 +62,36 @@ def test_hidden_layernorm_backward_gradcheck(impl, shape):
                  "layernorm_backward: dbeta against finite differences", rtol=1e-6)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
+@pytest.mark.checks("layernorm_forward")
+def test_hidden_layernorm_forward_keeps_float32(impl):
+    x, gamma, beta = _data(105, dtype=np.float32)
+    ref_out = F.layernorm_forward(*(a.astype(np.float64) for a in (x, gamma, beta)))[0]
+    out, _ = expect_tuple(call(impl.layernorm_forward, x, gamma, beta), 2, "layernorm_forward")
+    assert np.asarray(out).dtype == np.float32, (
+        f"layernorm_forward: float32 in must give float32 out, got {np.asarray(out).dtype}")
+    assert_close(out, ref_out, "layernorm_forward on float32 input", rtol=1e-5)
+
+
+def _float32_close(expected):
+    """A check that a forward's ``out`` is float32 and close to ``expected``."""
+    def check(out):
+        assert np.asarray(out).dtype == np.float32, (
+            f"float32 input must give float32 output, got {np.asarray(out).dtype}")
+        assert_close(out, expected, "out", rtol=1e-5)
+    return check
+
+
+@pytest.mark.points(0.5)
 @pytest.mark.checks("layernorm_backward")
 def test_hidden_layernorm_keeps_float32(impl):
     x, gamma, beta = _data(105, dtype=np.float32)
     dout = np.random.default_rng(106).standard_normal(x.shape).astype(np.float32)
     ref_out, ref_cache = F.layernorm_forward(*(a.astype(np.float64) for a in (x, gamma, beta)))
     expected = F.layernorm_backward(dout.astype(np.float64), ref_cache)
-    out, cache = forward_for_backward(impl, "layernorm_forward", x, gamma, beta,
-                                      expected=ref_out, judged="layernorm_backward", rtol=1e-5)
-    assert out.dtype == np.float32, f"layernorm_forward: float32 in must give float32 out, " \
-        f"got {out.dtype}"
+    _, cache = forward_for_backward(impl, "layernorm_forward", x, gamma, beta,
+                                    expected=_float32_close(ref_out),
+                                    judged="layernorm_backward")
     grads = expect_tuple(call(impl.layernorm_backward, dout, cache), 3, "layernorm_backward")
     for name, g, ref in zip(("dx", "dgamma", "dbeta"), grads, expected, strict=True):
         assert np.asarray(g).dtype == np.float32, (

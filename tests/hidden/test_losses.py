@@ -46,6 +46,40 @@ def test_hidden_softmax_cross_entropy_huge_logits(impl):
 
 @pytest.mark.points(1)
 @pytest.mark.checks("softmax_cross_entropy")
+def test_hidden_softmax_cross_entropy_underflowing_label(impl):
+    # the labelled classes of rows 0 and 2 have log-probabilities -800 and -1000: their
+    # probabilities exp(-800) and exp(-1000) underflow to 0 in float64, so log(p) is -inf,
+    # while log-sum-exp gives the finite loss (800 + 1.74 + 1000) / 3, about 600.6
+    logits = np.array([[0.0, 800.0, 5.0], [2.0, -1.0, 0.5], [-900.0, 0.0, 100.0]])
+    y = np.array([0, 2, 0])
+    loss, dlogits = expect_tuple(call(impl.softmax_cross_entropy, logits, y), 2,
+                                 "softmax_cross_entropy")
+    ref_loss, ref_d = F.softmax_cross_entropy(logits, y)
+    _loss_close(loss, ref_loss, "softmax_cross_entropy when the labelled class's probability "
+                "underflows to 0 (exp(-800)): compute log p as shifted - log(sum(exp(shifted))), "
+                "never log(p)")
+    assert_close(dlogits, ref_d, "softmax_cross_entropy: dlogits when a labelled class's "
+                 "probability underflows")
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("softmax_cross_entropy")
+def test_hidden_softmax_cross_entropy_confident_mistakes(impl):
+    # confident mistakes: the labelled classes have log-probabilities -650 and -600, so the
+    # loss is 625 (their probabilities, about 1e-283 and 1e-261, do not underflow);
+    # probabilities clipped to 1e-10 before the log would give about 23
+    logits = np.array([[0.0, 650.0, 1.0], [400.0, -200.0, 0.0]])
+    y = np.array([0, 1])
+    loss, dlogits = expect_tuple(call(impl.softmax_cross_entropy, logits, y), 2,
+                                 "softmax_cross_entropy")
+    ref_loss, ref_d = F.softmax_cross_entropy(logits, y)
+    _loss_close(loss, ref_loss, "softmax_cross_entropy on confident mistakes (a loss in the "
+                "hundreds: do not clip the probabilities before the log)")
+    assert_close(dlogits, ref_d, "softmax_cross_entropy: dlogits on confident mistakes")
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("softmax_cross_entropy")
 def test_hidden_softmax_cross_entropy_float32(impl):
     logits, y = _logits(52)
     logits = logits.astype(np.float32)

@@ -93,7 +93,7 @@ def test_hidden_network_backward_gradcheck(impl):
                      f"network_backward: db of layer {i} against finite differences")
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0.5)
 @pytest.mark.checks("sgd_step")
 def test_hidden_sgd_step_three_layers_float32(impl):
     _, params = _net(65, [3, 4, 4, 2], dtype=np.float32)

@@ -92,3 +92,68 @@ def test_running_stats_update_values(impl):
     assert_close(new[1], 0.9 * var + 0.1 * batch_var * 4 / 3, "running_stats_update: new var "
                  "(stores the unbiased batch variance, batch_var * n / (n - 1))",
                  dtype=np.float64)
+
+
+def _float32_close(expected):
+    """A check that a forward's ``out`` is float32 and close to ``expected``."""
+    def check(out):
+        assert np.asarray(out).dtype == np.float32, (
+            f"float32 input must give float32 output, got {np.asarray(out).dtype}")
+        assert_close(out, expected, "out", rtol=1e-5)
+    return check
+
+
+X32, GAMMA32, BETA32 = (a.astype(np.float32) for a in (X, GAMMA, BETA))
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("batchnorm_forward")
+def test_batchnorm_forward_keeps_float32(impl):
+    out, _ = expect_tuple(call(impl.batchnorm_forward, X32, GAMMA32, BETA32), 2,
+                          "batchnorm_forward")
+    try:
+        _float32_close(_reference(X, GAMMA, BETA)[0])(out)
+    except AssertionError as e:
+        raise AssertionError(f"batchnorm_forward on float32 input: {e}") from None
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.checks(n)) for n in
+                                  ("batchnorm_backward", "batchnorm_backward_fast")])
+def test_batchnorm_backward_keeps_float32(impl, name):
+    _, cache = forward_for_backward(impl, "batchnorm_forward", X32, GAMMA32, BETA32,
+                                    expected=_float32_close(_reference(X, GAMMA, BETA)[0]),
+                                    judged=name)
+    dout = np.array([[1.0, -1.0], [0.5, 2.0], [-2.0, 0.0], [0.25, 1.0]], dtype=np.float32)
+    grads = expect_tuple(call(getattr(impl, name), dout, cache), 3, name)
+    _, xhat = _reference(X, GAMMA, BETA)
+    m = X.shape[0]
+    invstd = 1 / np.sqrt(X.var(axis=0) + 1e-5)
+    d64 = dout.astype(np.float64)
+    expected = (GAMMA * invstd / m * (m * d64 - d64.sum(axis=0) - xhat * (d64 * xhat).sum(axis=0)),
+                (d64 * xhat).sum(axis=0), d64.sum(axis=0))
+    for what, g, ref in zip(("dx", "dgamma", "dbeta"), grads, expected, strict=True):
+        assert np.asarray(g).dtype == np.float32, (
+            f"{name}: {what} must stay float32 for float32 input, got {np.asarray(g).dtype}")
+        assert_close(g, ref, f"{name} on float32 input: {what}", rtol=1e-4)
+
+
+@pytest.mark.points(1)
+@pytest.mark.checks("running_stats_update")
+def test_running_stats_update_shape_and_no_eps(impl):
+    # one feature whose variances are 0: the new running variance is exactly 0 (eps is
+    # added only inside sqrt(var + eps) when normalizing, never stored), and both outputs
+    # have the shape (D,) = (1,) of the running statistics
+    mean, var = np.array([1.0]), np.array([0.0])
+    new = expect_tuple(call(impl.running_stats_update, mean, var, np.array([3.0]),
+                            np.array([0.0]), 4, 0.5), 2, "running_stats_update")
+    for what, got in zip(("new mean", "new var"), new, strict=True):
+        assert np.shape(got) == (1,), (
+            f"running_stats_update with one feature: the {what} must have shape (D,) = (1,), "
+            f"like the running statistics, got {np.shape(got)}")
+    assert_close(new[0], np.array([2.0]), "running_stats_update: new mean = 0.5 * 1 + 0.5 * 3",
+                 dtype=np.float64)
+    got = float(np.asarray(new[1])[0])
+    assert abs(got) <= 1e-12, (
+        f"running_stats_update: with running and batch variance 0 the new running variance "
+        f"is 0, got {got:.3g}; do not add eps to the variance you store")

@@ -59,3 +59,48 @@ def test_dense_backward_values(impl):
     assert_close(dW, dz.T @ X, "dense_backward: dW = dz.T @ x", dtype=np.float64)
     assert_close(db, dz.sum(axis=0), "dense_backward: db = dz summed over the batch",
                  dtype=np.float64)
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("dense_forward")
+def test_dense_forward_non_contiguous(impl):
+    # x in column-major order and W a transposed view: neither is C-contiguous
+    x = np.asfortranarray(np.arange(12.0).reshape(4, 3) - 5.0)
+    W = np.ascontiguousarray(np.array([[1.0, -2.0], [0.5, 0.0], [3.0, 1.0]])).T  # (2, 3)
+    z, _ = expect_tuple(call(impl.dense_forward, x, W, B), 2, "dense_forward")
+    assert_close(z, x @ W.T + B, "dense_forward with a non-contiguous x and W (a transposed "
+                 "view): z = x @ W.T + b", dtype=np.float64)
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("dense_forward")
+def test_dense_forward_keeps_float32(impl):
+    x, w, b = X.astype(np.float32), W.astype(np.float32), B.astype(np.float32)
+    z, _ = expect_tuple(call(impl.dense_forward, x, w, b), 2, "dense_forward")
+    assert np.asarray(z).dtype == np.float32, (
+        f"dense_forward: float32 inputs must give float32 z, got {np.asarray(z).dtype}")
+    assert_close(z, X @ W.T + B, "dense_forward on float32 input", rtol=1e-6)
+
+
+def _float32_close(expected):
+    """A check that a forward's ``out`` is float32 and close to ``expected``."""
+    def check(out):
+        assert np.asarray(out).dtype == np.float32, (
+            f"float32 input must give float32 output, got {np.asarray(out).dtype}")
+        assert_close(out, expected, "out", rtol=1e-6)
+    return check
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("dense_backward")
+def test_dense_backward_keeps_float32(impl):
+    x, w, b = X.astype(np.float32), W.astype(np.float32), B.astype(np.float32)
+    _, cache = forward_for_backward(impl, "dense_forward", x, w, b,
+                                    expected=_float32_close(X @ W.T + B), judged="dense_backward")
+    dz = np.array([[1.0, -1.0], [2.0, 0.5]], dtype=np.float32)
+    grads = expect_tuple(call(impl.dense_backward, dz, cache), 3, "dense_backward")
+    expected = (dz @ W, dz.T @ X, dz.sum(axis=0))
+    for name, g, ref in zip(("dx", "dW", "db"), grads, expected, strict=True):
+        assert np.asarray(g).dtype == np.float32, (
+            f"dense_backward: {name} must stay float32, got {np.asarray(g).dtype}")
+        assert_close(g, ref, f"dense_backward on float32 input: {name}", rtol=1e-6)

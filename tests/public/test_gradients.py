@@ -36,3 +36,24 @@ def test_numerical_gradient_is_centered(impl):
     grad = call(impl.numerical_gradient, lambda v: float(np.sum(v**3)), x)
     assert_close(grad, 3 * x**2, "numerical_gradient of sum(x**3) (should be 3x**2; use the "
                  "centered difference (f(x+h) - f(x-h)) / (2h))", rtol=1e-8)
+
+
+@pytest.mark.points(0.5)
+def test_numerical_gradient_non_contiguous_input(impl):
+    # f(x) = sum(x**2) on a view with gaps (every other column): x.reshape(-1) is a copy
+    big = np.arange(1.0, 13.0).reshape(3, 4) / 4
+    x = big[:, ::2]
+    grad = call(impl.numerical_gradient, lambda v: float(np.sum(v**2)), x)
+    assert_close(grad, 2 * x, "numerical_gradient with a non-contiguous x (perturb x[i] "
+                 "itself, e.g. looping with np.ndindex(*x.shape))", rtol=1e-8)
+
+
+@pytest.mark.points(1)
+def test_numerical_gradient_any_shape_and_given_h(impl):
+    # f(x) = sum(x**3) on a 3-D x with h = 1e-2: the centered difference of x**3 is exactly
+    # 3x**2 + h**2, so the result shows which h was used (and that every entry was perturbed)
+    x = np.array([[[1.0, -2.0], [0.5, 3.0]], [[-1.5, 2.5], [0.25, -0.75]]])
+    grad = call(impl.numerical_gradient, lambda v: float(np.sum(v**3)), x, h=1e-2)
+    assert_close(grad, 3 * x**2 + 1e-4, "numerical_gradient of sum(x**3) on a 3-D x with "
+                 "h=1e-2 (should be 3x**2 + h**2: perturb each entry by the h you are given)",
+                 rtol=1e-8)

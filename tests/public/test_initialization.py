@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnlib.grading.judge.testing import call
+from nnlib.grading.judge.testing import call, global_random_state
 
 FAN_OUT, FAN_IN = 200, 300
 
@@ -49,9 +49,27 @@ def test_he_init_shape_and_std(impl):
 @pytest.mark.points(1)
 @pytest.mark.checks("he_init")
 def test_he_init_is_reproducible(impl):
+    state = global_random_state()
     a = _draw(impl.he_init)
     b = _draw(impl.he_init)
+    assert global_random_state() == state, (
+        "he_init used numpy's global random state (np.random.*); draw from rng instead")
     assert np.array_equal(a, b), (
         "he_init: the same generator seed must give the same weights; draw from rng, "
         "not from np.random")
     _check_std(a, np.sqrt(2 / FAN_IN), "he_init (std sqrt(2 / fan_in))")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.checks(n))
+                                  for n in ("small_init", "xavier_init")])
+def test_init_uses_only_the_generator(impl, name):
+    fn = getattr(impl, name)
+    state = global_random_state()
+    a = _draw(fn)
+    b = _draw(fn)
+    assert global_random_state() == state, (
+        f"{name} used numpy's global random state (np.random.*); draw from rng instead")
+    assert np.array_equal(a, b), f"{name}: the same generator seed must give the same weights"
+    std = 0.01 if name == "small_init" else np.sqrt(2 / (FAN_IN + FAN_OUT))
+    _check_std(a, std, name)

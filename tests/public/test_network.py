@@ -64,3 +64,18 @@ def test_sgd_step_updates_in_place(impl):
     assert_close(params[0][0], W0 - 0.1, "sgd_step: W of layer 0 after W -= lr * dW")
     assert_close(params[0][1], B0 - 0.2, "sgd_step: b of layer 0 after b -= lr * db")
     assert_close(params[1][0], W1 - 0.1, "sgd_step: W of layer 1 after W -= lr * dW")
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.checks("sgd_step")
+def test_sgd_step_keeps_float32(impl):
+    params = [(W0.astype(np.float32), B0.astype(np.float32))]
+    grads = [(np.ones((3, 2), dtype=np.float32), np.full(3, 2.0, dtype=np.float32))]
+    call(impl.sgd_step, params, grads, 0.1, mutable=(0,))
+    W, b = params[0]
+    assert W.dtype == np.float32 and b.dtype == np.float32, (
+        f"sgd_step: float32 parameters must stay float32, got {W.dtype} and {b.dtype}")
+    assert_close(W, W0 - 0.1, "sgd_step: W of float32 parameters after W -= lr * dW",
+                 rtol=1e-6)
+    assert_close(b, B0 - 0.2, "sgd_step: b of float32 parameters after b -= lr * db",
+                 rtol=1e-6)

@@ -159,7 +159,7 @@ def batch_size_effect(
              "batch_sizes": [int(b) for b in batch_sizes], "epochs": int(epochs), "lr": float(lr),
              "init_scale": float(init_scale), "optimizer": "plain SGD", "seed": int(seed),
              "dtype": dt.name,
-             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out",
+             "data": f"digits, notebook 05's split: {len(Xtr)} train / {len(Xte)} held out",
              "train-mode accuracy": "held-out set in random batches of the training batch size, "
                                     "each normalized by its own statistics"}
     return BatchSizeResult(np.asarray(batch_sizes, dtype=np.int64), test, train, setup)

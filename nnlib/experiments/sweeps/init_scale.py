@@ -87,7 +87,7 @@ class InitSweepResult:
              on_grid(sc, base, good), lambda v: v > 0.8)
         add_claim(c, "without BN, every other std stays at chance (below 20%)",
              on_grid(sc, base, others), lambda v: v < 0.2)
-        # measured on seeds 0-4 (notebook 04's split): without BN 0.886-0.956 at std 0.1 and
+        # measured on seeds 0-4 (notebook 05's split): without BN 0.886-0.956 at std 0.1 and
         # 0.3; with BN 0.875-0.986 from 0.03 to 1, 0.569-0.883 at 0.01 and 3
         add_claim(c, "with BN, every std from 0.03 to 1 reaches 80%",
              in_range(sc, bn, 0.03, 1.0), lambda v: v > 0.8)
@@ -137,7 +137,7 @@ def init_scale_sweep(
     seed : int
         Seeds the weight draws (one standard-normal draw, rescaled for each scale, so only
         the scale differs) and the batch order (the same for every run). The data are
-        notebook 04's training and validation sets (``digits_split``).
+        notebook 05's training and validation sets (``digits_split``).
     lr : float
         Plain SGD learning rate for every run.
     activation : {"tanh", "sigmoid", "relu"}
@@ -174,7 +174,7 @@ def init_scale_sweep(
              "depth": int(depth), "width": int(width), "steps": int(steps),
              "batch_size": int(batch_size), "lr": float(lr), "optimizer": "plain SGD",
              "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out"}
+             "data": f"digits, notebook 05's split: {len(Xtr)} train / {len(Xte)} held out"}
     return InitSweepResult(np.asarray(scales, dtype=float), acc, loss, stds, setup)
 
 

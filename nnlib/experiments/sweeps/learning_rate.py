@@ -104,7 +104,7 @@ def lr_robustness(
     steps, batch_size : int
     seed : int
         Seeds the initial weights (shared by all runs) and the batch order (restarted
-        identically for every run). The data are notebook 04's training set and, held
+        identically for every run). The data are notebook 05's training set and, held
         out, its validation set (``digits_split``).
     init_scale : float
         Std of the Gaussian initial weights.
@@ -141,7 +141,7 @@ def lr_robustness(
              "bn": "BatchNorm before every hidden nonlinearity", "lrs": list(map(float, lrs)),
              "steps": int(steps), "batch_size": int(batch_size), "init_scale": float(init_scale),
              "optimizer": "plain SGD", "seed": int(seed), "dtype": dt.name,
-             "data": f"digits, notebook 04's split: {len(Xtr)} train / {len(Xte)} held out"}
+             "data": f"digits, notebook 05's split: {len(Xtr)} train / {len(Xte)} held out"}
     return LRSweepResult(np.asarray(lrs, dtype=float), acc, loss, div, curves, setup)
 
 

@@ -122,7 +122,8 @@ def canvas_rows(results: dict[str, Grade], assignment: str,
     return rows, left_out
 
 
-def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.PathLike[str],
+def grade_submissions(submissions: str | os.PathLike[str],
+                      csv_path: str | os.PathLike[str] | None,
                       hidden: bool = False, timeout: float = DEFAULT_TIMEOUT,
                       jobs: int | None = None, json_dir: str | os.PathLike[str] | None = None,
                       progress: bool = True, sandbox: str = "auto",
@@ -134,6 +135,9 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
                       topics: Iterable[str] | None = None,
                       report: str | os.PathLike[str] | None = None) -> dict[str, Grade]:
     """Grade every sub-folder of ``submissions`` in parallel and write a grades CSV.
+
+    ``csv_path`` may be None when another output (``report``, ``json_dir``, ``canvas``)
+    is asked for.
 
     The CSV has one row per submission folder (its name): the points of each exercise and
     the total; a last row ``max_points`` holds the points possible, computed from the tests'
@@ -147,7 +151,8 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
     ``sandbox`` and ``unisolated`` are as for :func:`grade` (``unisolated`` is never
     implied for a class).
     """
-    check_output_path(csv_path, "grades table")
+    if csv_path is not None:
+        check_output_path(csv_path, "grades table")
     if canvas is not None:
         check_output_path(canvas, "Canvas grades file")
     if json_dir is not None:
@@ -210,7 +215,8 @@ def grade_submissions(submissions: str | os.PathLike[str], csv_path: str | os.Pa
                      *(_fmt_points(sum(c["points"] for c in collected if c["topic"] == t))
                        for t in graded),
                      _fmt_points(sum(c["points"] for c in collected))])
-    write_text(csv_path, out.getvalue(), "nnlib grade")
+    if csv_path is not None:
+        write_text(csv_path, out.getvalue(), "nnlib grade")
     if canvas is not None:
         rows, left_out = canvas_rows(results, assignment, roster, id_column)
         text = io.StringIO()

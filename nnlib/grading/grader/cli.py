@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "submission)")
     g.add_argument("--submissions", metavar="DIR",
                    help="grade every sub-folder of DIR (one per student) in parallel; "
-                        "needs --csv")
+                        "needs --csv, --report, --json-dir or --canvas")
     g.add_argument("--csv", metavar="FILE",
                    help="with --submissions: the grades table to write, one row per "
                         "sub-folder plus a max_points row")
@@ -124,8 +124,9 @@ def _grade(args: argparse.Namespace) -> int:
         return _usage(f"{', '.join(class_only)} only work with --submissions DIR")
     if args.roster and not args.canvas:
         return _usage("--roster goes with --canvas FILE (the Canvas file to write)")
-    if args.submissions and not args.csv:
-        return _usage("--submissions needs --csv FILE (the grades table to write)")
+    if args.submissions and not (args.csv or args.report or args.json_dir or args.canvas):
+        return _usage("--submissions needs somewhere to write the grades: --csv FILE (the "
+                      "grades table), --report DIR, --json-dir DIR or --canvas FILE")
     if args.submissions and (args.json or args.topics):
         return _usage("--json and --topics grade one submission; with --submissions use "
                       "--json-dir")
@@ -147,10 +148,13 @@ def _grade(args: argparse.Namespace) -> int:
                 shown = ["an unprivileged uid of its own per submission"
                          if p.startswith("unprivileged uid") else p for p in first.protections]
                 print("Protections: " + "; ".join(shown) + ".")
-            print(f"Graded {len(results)} submissions; grades written to {args.csv}"
-                  + (f", Canvas import file to {args.canvas}" if args.canvas else "")
-                  + (f", class report to {Path(args.report) / 'index.html'}"
-                     if args.report else ""))
+            outputs = [what for what, given in (
+                (f"grades written to {args.csv}", args.csv),
+                (f"Canvas import file to {args.canvas}", args.canvas),
+                (f"Gradescope results in {args.json_dir}", args.json_dir),
+                (f"class report to {Path(args.report or '.') / 'index.html'}", args.report),
+            ) if given]
+            print(f"Graded {len(results)} submissions; {', '.join(outputs)}")
             return 0
         if args.json:
             check_output_path(args.json, "results file")

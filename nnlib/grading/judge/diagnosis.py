@@ -105,7 +105,7 @@ def _diagnose_call(function: str, call: Call) -> str:
     if isinstance(call.result, Raised):
         return _diagnose_raised(spec, call)
     with np.errstate(all="ignore"):
-        actual = spec.pick(call.result)
+        actual = spec.pick(call)
         right = spec.right(call)
         if actual is None or right is None:
             return ""

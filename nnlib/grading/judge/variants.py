@@ -30,17 +30,31 @@ class Spec(NamedTuple):
     have several forms).
     """
 
-    pick: Callable[[Any], Any]
+    pick: Callable[[Call], Any]
     right: Variant
     variants: dict[str, tuple[Variant, ...]]
 
 
-def _first(result: Any) -> Any:
-    return result[0] if isinstance(result, (tuple, list)) and len(result) == 2 else None
+def _first(call: Call) -> Any:
+    """The ``out`` of an ``(out, cache)`` pair."""
+    r = call.result
+    return r[0] if isinstance(r, (tuple, list)) and len(r) == 2 else None
 
 
-def _whole(result: Any) -> Any:
-    return result
+def _whole(call: Call) -> Any:
+    return call.result
+
+
+def _adam_step(call: Call) -> Any:
+    """Adam's output with the step ``w_new - w`` in place of ``w_new``.
+
+    The step is what the mistakes change, and it is small beside ``w`` itself.
+    """
+    r, w = call.result, call.arg(0, "w")
+    if not (isinstance(r, (tuple, list)) and len(r) == 3 and isinstance(r[0], np.ndarray)
+            and isinstance(w, np.ndarray) and r[0].shape == w.shape):
+        return None
+    return r[0].astype(np.float64) - w.astype(np.float64), r[1], r[2]
 
 
 def _f64(*arrays: Any) -> list[np.ndarray]:
@@ -126,7 +140,7 @@ def _softmax(form: str, c: float = 0.0) -> Variant:
             s = z - z.max(axis=1, keepdims=True)
             e = np.exp(s)
             p = e / e.sum(axis=1, keepdims=True)
-        if form in ("right",):
+        if form in ("right", "not_divided"):
             s = z - z.max(axis=1, keepdims=True)
             logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
             py = logp[rows, y]
@@ -229,18 +243,21 @@ def _norm_backward(forward: str, axis: int, form: str = "") -> Variant:
         dout = np.asarray(call.arg(0, "dout"), dtype=np.float64)
         if x.ndim != 2 or dout.shape != x.shape:
             return None
-        red = 0 if form == "ln_dx_batch_axis" else axis
-        m = x.shape[red]
-        mu, var = _bn_stats(x, red, 0)
+        # the statistics: over ``axis``, or over the batch when the whole backward is
+        # batch norm's ("ln_dx_batch_axis"); the sums of dx's terms: over ``red``
+        stat = 0 if form == "ln_dx_batch_axis" else axis
+        red = 0 if form in ("ln_dx_batch_axis", "ln_dx_sums_batch_axis") else axis
+        m = x.shape[stat]
+        mu, var = _bn_stats(x, stat, 0)
         invstd = 1.0 / np.sqrt(var + eps)
         xhat = (x - mu) * invstd
         g = dout * gamma
         mean_term = 0.0 if form == "no_dmu" else g.sum(axis=red, keepdims=True)
         var_term = 0.0 if form == "no_dvar" else xhat * (g * xhat).sum(axis=red, keepdims=True)
         dx = invstd / m * (m * g - mean_term - var_term)
-        if forward == "layernorm_forward":  # the true xhat for the parameter gradients
-            mu1, var1 = _bn_stats(x, 1, 0)
-            xhat = (x - mu1) / np.sqrt(var1 + eps)
+        if stat != axis:  # the true xhat for the parameter gradients
+            mu, var = _bn_stats(x, axis, 0)
+            xhat = (x - mu) / np.sqrt(var + eps)
         pa = 1 if form in ("ln_dgamma_axis", "ln_both_axis") else 0
         pb = 1 if form in ("ln_dbeta_axis", "ln_both_axis") else 0
         return dx, (dout * xhat).sum(axis=pa), dout.sum(axis=pb)
@@ -305,7 +322,7 @@ def _adam(form: str = "") -> Variant:
         else:
             mh, vh = m / (1 - b1**t), v / (1 - b2**t)
         den = np.sqrt(vh + eps) if form == "eps_inside" else np.sqrt(vh) + eps
-        return w - lr * mh / den, m, v
+        return -lr * mh / den, m, v  # the step, as _adam_step reads the output
     return variant
 
 
@@ -373,9 +390,10 @@ VARIANTS: dict[str, Spec] = {
         "ln_wrong_axis": (_layernorm_forward(0),)}),
     "layernorm_backward": Spec(_whole, _norm_backward("layernorm_forward", 1), {
         "ln_backward_wrong_axis": tuple(_norm_backward("layernorm_forward", 1, form) for form in
-                                        ("ln_dx_batch_axis", "ln_dgamma_axis",
+                                        ("ln_dx_batch_axis", "ln_dx_sums_batch_axis",
+                                         "ln_dgamma_axis",
                                          "ln_dbeta_axis", "ln_both_axis"))}),
-    "adam_update": Spec(_whole, _adam(), {
+    "adam_update": Spec(_adam_step, _adam(), {
         "adam_no_bias_correction": (_adam("no_correction"),),
         "adam_bias_correction_without_t": (_adam("without_t"),),
         "adam_eps_inside_sqrt": (_adam("eps_inside"),)}),
