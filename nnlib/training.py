@@ -24,27 +24,26 @@ that kind (targets checked, accuracy reported); the student's losses of
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from nnlib import functional as F
 from nnlib._runtime import progress_bar, single_threaded_blas
+from nnlib._training_checks import (
+    LOSSES,
+    LossFn,
+    ModelMode,
+    batch_accuracy,
+    check_model,
+    check_optimizer_owns,
+    check_targets,
+    check_X,
+    resolve_loss,
+)
 from nnlib.module import Layer
 from nnlib.optim import Optimizer
 
 __all__ = ["History", "fit", "evaluate", "predict", "LOSSES"]
-
-LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
-
-#: The named losses and the kind of task each one implies.
-LOSSES: dict[str, tuple[LossFn, str]] = {
-    "softmax_cross_entropy": (F.softmax_cross_entropy, "multiclass"),
-    "binary_cross_entropy": (F.binary_cross_entropy_with_logits, "binary"),
-    "mse": (F.mse_loss, "regression"),
-}
 
 
 @dataclass
@@ -91,102 +90,6 @@ class History:
         return ", ".join(parts)
 
 
-# --------------------------------------------------------------------------- helpers
-def _resolve_loss(loss: str | LossFn, who: str) -> tuple[LossFn, str]:
-    if callable(loss):
-        kind = getattr(loss, "loss_kind", "custom")
-        if kind not in ("multiclass", "binary", "regression"):
-            kind = "custom"
-        return loss, kind
-    try:
-        return LOSSES[loss]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"{who}: unknown loss {loss!r}; use one of {sorted(LOSSES)} or a callable "
-            "loss(pred, y) -> (loss, dpred)."
-        ) from None
-
-
-def _check_model(model: object, who: str) -> Layer:
-    if not isinstance(model, Layer):
-        raise TypeError(f"{who}: model must be an nnlib Layer or Sequential, "
-                        f"got {type(model).__name__}.")
-    return model
-
-
-def _check_optimizer_owns(model: Layer, optimizer: Any, who: str) -> None:
-    """Refuse an optimizer holding a parameter that is not one of ``model``'s.
-
-    Such an optimizer (e.g. built on another model's ``parameters()``) would train nothing
-    and silently change the other model's weights. An optimizer over a subset of the
-    model's parameters (fine-tuning some layers) is fine.
-    """
-    params = getattr(optimizer, "params", None)
-    if params is None:
-        return
-    owned = {(id(p.layer), p.key) for p in model.parameters()}
-    foreign = [p for p in params
-               if hasattr(p, "layer") and (id(p.layer), getattr(p, "key", None)) not in owned]
-    if foreign:
-        p = foreign[0]
-        raise ValueError(
-            f"{who}: the optimizer updates {len(foreign)} of its {len(params)} parameters that "
-            f"are not the model's (the first: {p.key!r} of {p.layer!r}), so training would "
-            f"change another model and leave this one as it is; build the optimizer from this "
-            f"model, e.g. optimizer=nnlib.{type(optimizer).__name__}(model.parameters(), ...).")
-
-
-def _check_X(X: Any, who: str, name: str = "X") -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2:
-        hint = " (a single example must be X.reshape(1, -1))" if X.ndim == 1 else ""
-        raise ValueError(f"{who}: {name} must be a 2-D array of shape (N, D), one example per "
-                         f"row, got shape {X.shape}{hint}.")
-    if X.shape[0] == 0:
-        raise ValueError(f"{who}: {name} has no rows, shape {X.shape}.")
-    return X
-
-
-def _check_targets(y: Any, n: int, kind: str, out_shape: tuple[int, ...], who: str,
-                   name: str = "y") -> np.ndarray:
-    """Check ``y`` against ``n`` rows and the model's output shape ``out_shape`` = (N, C)."""
-    y = np.asarray(y)
-    if y.ndim == 0 or y.shape[0] != n:
-        raise ValueError(f"{who}: {name} must have one entry per row of X ({n} rows), "
-                         f"got shape {y.shape}.")
-    c = out_shape[1] if len(out_shape) == 2 else 1
-    if kind == "multiclass":
-        if y.ndim != 1:
-            hint = " (for one-hot rows use y.argmax(axis=1))" if y.ndim == 2 else ""
-            raise ValueError(f"{who}: softmax_cross_entropy needs integer labels of shape ({n},), "
-                             f"got shape {y.shape}{hint}.")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"{who}: softmax_cross_entropy needs integer labels, "
-                            f"got dtype {y.dtype} (convert with y.astype(np.int64)).")
-        if y.min() < 0 or y.max() >= c:
-            raise ValueError(f"{who}: labels must lie in [0, {c - 1}] because the model has {c} "
-                             f"outputs, got values from {y.min()} to {y.max()}.")
-        return y
-    if kind in ("binary", "regression") and y.ndim == 1 and len(out_shape) == 2 \
-            and out_shape[1] == 1:
-        y = y.reshape(-1, 1)
-    if kind in ("binary", "regression") and y.shape[1:] != tuple(out_shape[1:]):
-        raise ValueError(f"{who}: {name} must have the shape of the model's output, "
-                         f"(N,) + {tuple(out_shape[1:])}, got shape {y.shape}.")
-    if kind == "binary" and (np.any(y < 0) or np.any(y > 1)):
-        raise ValueError(f"{who}: binary_cross_entropy needs targets in [0, 1], "
-                         f"got values from {y.min()} to {y.max()}.")
-    return y
-
-
-def _accuracy(pred: np.ndarray, y: np.ndarray, kind: str) -> float | None:
-    if kind == "multiclass":
-        return float(np.mean(pred.argmax(axis=1) == y))
-    if kind == "binary":
-        return float(np.mean((pred > 0) == (y > 0.5)))
-    return None
-
-
 def _output_shape(model: Layer, X: np.ndarray, who: str) -> tuple[int, ...]:
     """Shape of the model's output for one row (in inference mode, so nothing changes)."""
     first = model.leaves()[0]
@@ -196,24 +99,6 @@ def _output_shape(model: Layer, X: np.ndarray, who: str) -> tuple[int, ...]:
         raise ValueError(f"{who}: X has shape {X.shape}, {X.shape[1]} features per row, but the "
                          f"model's first layer {name} expects (N, {d}).")
     return predict(model, X[:1]).shape
-
-
-class _Mode:
-    """Context manager: put every layer in ``training`` mode, then restore each one's mode."""
-
-    def __init__(self, model: Layer, training: bool) -> None:
-        self.layers = [model, *model.leaves()]
-        self.training = training
-        self.saved: list[bool] = []
-
-    def __enter__(self) -> None:
-        self.saved = [layer.training for layer in self.layers]
-        for layer in self.layers:
-            layer.training = self.training
-
-    def __exit__(self, *exc: object) -> None:
-        for layer, mode in zip(self.layers, self.saved, strict=True):
-            layer.training = mode
 
 
 # --------------------------------------------------------------------------- public API
@@ -233,9 +118,9 @@ def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.nd
     ndarray, shape (N, C)
         The raw outputs (logits for a classifier: ``.argmax(axis=1)`` gives the classes).
     """
-    model = _check_model(model, "predict")
-    X = _check_X(X, "predict")
-    with _Mode(model, training=False):
+    model = check_model(model, "predict")
+    X = check_X(X, "predict")
+    with ModelMode(model, training=False):
         if batch_size is None or batch_size >= X.shape[0]:
             return model.forward(X)
         return np.concatenate([model.forward(X[i:i + batch_size])
@@ -273,13 +158,13 @@ def evaluate(
         Fraction of correct predictions for the two cross-entropies; None for "mse" and
         callable losses (unless their ``loss_kind`` is "multiclass" or "binary").
     """
-    model = _check_model(model, "evaluate")
-    fn, kind = _resolve_loss(loss, "evaluate")
-    X = _check_X(X, "evaluate")
+    model = check_model(model, "evaluate")
+    fn, kind = resolve_loss(loss, "evaluate")
+    X = check_X(X, "evaluate")
     pred = predict(model, X, batch_size=batch_size)
-    y = _check_targets(y, X.shape[0], kind, pred.shape, "evaluate")
+    y = check_targets(y, X.shape[0], kind, pred.shape, "evaluate")
     value, _ = fn(pred, y)
-    return float(value), _accuracy(pred, y, kind)
+    return float(value), batch_accuracy(pred, y, kind)
 
 
 @single_threaded_blas
@@ -354,11 +239,11 @@ def fit(
     2
     """
     who = "fit"
-    model = _check_model(model, who)
+    model = check_model(model, who)
     if not hasattr(optimizer, "step"):
         raise TypeError(f"{who}: optimizer must be an nnlib optimizer such as "
                         f"nnlib.SGD(model.parameters(), lr=0.1), got {type(optimizer).__name__}.")
-    _check_optimizer_owns(model, optimizer, who)
+    check_optimizer_owns(model, optimizer, who)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{who}: pass rng=np.random.default_rng(seed) to shuffle the data; "
                         f"got {type(rng).__name__}.")
@@ -367,16 +252,16 @@ def fit(
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"{who}: batch_size must be a positive integer, got {batch_size!r}.")
-    fn, kind = _resolve_loss(loss, who)
-    X = _check_X(X, who)
+    fn, kind = resolve_loss(loss, who)
+    X = check_X(X, who)
     n = X.shape[0]
     out_shape = _output_shape(model, X, who)
-    y = _check_targets(y, n, kind, out_shape, who)
+    y = check_targets(y, n, kind, out_shape, who)
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError(f"{who}: validation_data must be a pair (X_val, y_val).")
-        Xv = _check_X(validation_data[0], who, "X_val")
-        yv = _check_targets(validation_data[1], Xv.shape[0], kind, out_shape, who, "y_val")
+        Xv = check_X(validation_data[0], who, "X_val")
+        yv = check_targets(validation_data[1], Xv.shape[0], kind, out_shape, who, "y_val")
 
     smallest = max(layer.min_training_batch for layer in model.leaves())
     starts = list(range(0, n, batch_size))
@@ -391,7 +276,7 @@ def fit(
     try:
         # Divergence is reported below as a FloatingPointError naming the epoch and step,
         # so numpy's overflow warnings on the way there would only be noise.
-        with _Mode(model, training=True), np.errstate(over="ignore", invalid="ignore",
+        with ModelMode(model, training=True), np.errstate(over="ignore", invalid="ignore",
                                                       divide="ignore"):
             for epoch in range(1, epochs + 1):
                 order = rng.permutation(n)
@@ -412,7 +297,7 @@ def fit(
                             + (f" than lr={lr:g}" if isinstance(lr, float) else "") + "."
                         )
                     m = xb.shape[0]
-                    acc = _accuracy(pred, yb, kind)
+                    acc = batch_accuracy(pred, yb, kind)
                     if acc is not None:
                         correct += acc * m
                     model.backward(dpred, input_grad=False)  # dL/dX is not needed

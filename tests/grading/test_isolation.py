@@ -146,7 +146,8 @@ import os, sys, unittest
 import numpy as np
 
 def sigmoid_forward(x):
-    s = 1 / (1 + np.exp(-x))
+    e = np.exp(-np.abs(x))  # stable: no overflow for huge |x|
+    s = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
     return s, s
 
 def sigmoid_backward(dout, cache):
@@ -306,7 +307,8 @@ class Liar:
         raise RuntimeError("no")
 
 def sigmoid_forward(x):
-    s = 1 / (1 + np.exp(-x))
+    e = np.exp(-np.abs(x))
+    s = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
     return s, Liar()
 
 def sigmoid_backward(dout, cache):
@@ -323,8 +325,9 @@ def test_returned_objects_are_plain_arrays_or_opaque(tmp_path, digest):
     per = _by_function(g)
     # the ndarray subclass arrives as a plain array: its __eq__ and ufuncs do not help it
     # (zeros of the right shape earn nothing: shape points need right values too)
-    assert [r["status"] for r in per["dense_forward"]] == ["failed", "failed"]
-    assert all("wrong values" in r["message"] for r in per["dense_forward"]), per["dense_forward"]
+    assert {r["status"] for r in per["dense_forward"]} == {"failed"}
+    assert all("wrong values" in r["message"] or "must give float32" in r["message"]
+               for r in per["dense_forward"]), per["dense_forward"]
     # an object that lies about equality stays in the worker: the judge sees an opaque handle
     assert all(r["status"] == "passed" for r in per["sigmoid_forward"])
     assert all(r["status"] == "failed" for r in per["sigmoid_backward"])

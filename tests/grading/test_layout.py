@@ -80,6 +80,16 @@ def test_the_sandboxed_code_imports_only_the_standard_library_numpy_and_its_sibl
                 or top in siblings, f"{path.relative_to(ROOT)} imports {name}"
 
 
+def test_every_sandboxed_module_is_copied_into_the_sandbox():
+    """The worker imports its siblings by their plain names: a module left out of FILES
+    would be missing from the sandbox's root (bubblewrap's and the chroot fallback's)."""
+    from nnlib.grading import sandboxed
+
+    folder = GRADING / "sandboxed"
+    assert set(sandboxed.FILES) == {p.name for p in folder.glob("*.py")} - {"__init__.py"}
+    assert sandboxed.HERE == folder.resolve()
+
+
 def test_the_judge_never_imports_the_grading_process_or_the_self_check():
     for path in sorted((GRADING / "judge").glob("*.py")):
         for name in _imports(path):

@@ -232,7 +232,7 @@ def test_the_command_writes_the_report_of_a_class(tmp_path):
     assert "2 submissions graded" in text_of(page)
     assert "<script>" not in page and html.escape(hostile) in page
     students = {r.split(" ")[0]: r for r in table_rows(page, "students")[1:]}
-    assert re.match(r"alice (\d+) / \1 ", students["alice"]), students["alice"]  # full marks
+    assert re.match(r"alice ([\d.]+) / \1 ", students["alice"]), students["alice"]  # full marks
     assert students[hostile].endswith("dense_db_mean (dense_backward)")  # named by the judge
     assert table_rows(page, "mistakes")[1].startswith("dense_db_mean ")
     for src in re.findall(r'<img src="([^"]+)"', page):

@@ -17,26 +17,37 @@ student is a folder name; a problem or a message may quote their code) is HTML-e
 the page's Content-Security-Policy allows no script at all. The report is deterministic: the
 same grades give the same bytes (no time stamp, students sorted by name, figures drawn
 by matplotlib's Agg canvas without pyplot and without the ``Software`` PNG tag). Every
-file is written atomically (:mod:`nnlib._files`).
+file is written atomically (:mod:`nnlib._files`). What the page shows is computed in
+:mod:`.report_summary`, and the figures are drawn in :mod:`.report_figures`.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import os
-from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from nnlib._files import atomic_path, write_text
+from nnlib.grading.grader.report_figures import (
+    functions_figure,
+    mistakes_figure,
+    pixel_size,
+    png_bytes,
+    scores_figure,
+)
+from nnlib.grading.grader.report_summary import (
+    MISTAKE,
+    ClassSummary,
+    fmt_points,
+    fmt_share,
+    summarize,
+)
 from nnlib.grading.grader.results import Grade, check_output_path
 from nnlib.grading.impl import GradingSetupError
 from nnlib.grading.judge.records import Status
-from nnlib.grading.registry import EXERCISES, MISTAKES, TOPICS
 
 __all__ = ["write_report", "check_report_dir", "FIGURES", "INDEX"]
 
@@ -45,11 +56,7 @@ INDEX = "index.html"
 FIGURES = ("scores.png", "functions.png", "mistakes.png")
 """The figures' file names; ``mistakes.png`` only when someone made a named mistake."""
 
-_DPI = 100
-_FUNCTION_ORDER = {e.function: i for i, e in enumerate(EXERCISES)}
-_TOPIC_ORDER = {t: i for i, t in enumerate(TOPICS)}
-_MISTAKE_ORDER = {m.id: i for i, m in enumerate(MISTAKES)}
-_MISTAKE = {m.id: m for m in MISTAKES}
+
 
 
 def _esc(text: object) -> str:
@@ -61,193 +68,6 @@ def _esc(text: object) -> str:
     s = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
     return html.escape(s, quote=True)
 
-
-def _pts(x: float) -> str:
-    return f"{x:g}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
-@dataclass
-class _Test:
-    nodeid: str
-    name: str
-    topic: str
-    function: str
-    points: float
-    hidden: bool
-    status: Counter = field(default_factory=Counter)
-    mistakes: Counter = field(default_factory=Counter)
-
-
-@dataclass
-class _MistakeRow:
-    id: str
-    function: str
-    students: list[str]
-
-
-@dataclass
-class _Class:
-    """What the page shows, computed once from the grades."""
-
-    names: list[str]
-    grades: dict[str, Grade]
-    max_score: float
-    tests: list[_Test]
-    mistake_rows: list[_MistakeRow]
-    student_mistakes: dict[str, list[tuple[str, str]]]
-    topics: list[str]
-
-
-def _summarize(results: Mapping[str, Grade]) -> _Class:
-    names = sorted(results)
-    tests: dict[str, _Test] = {}
-    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
-    per_student: dict[str, set[tuple[str, str]]] = {n: set() for n in names}
-    for name in names:
-        for r in results[name].records:
-            t = tests.get(r["nodeid"])
-            if t is None:
-                t = tests[r["nodeid"]] = _Test(
-                    r["nodeid"], str(r.get("name", r["nodeid"])), r["topic"], r["function"],
-                    float(r["points"]), r.get("visibility") == "hidden")
-            t.status[str(r["status"])] += 1
-            mistake = r.get("mistake") or ""
-            if mistake:
-                t.mistakes[mistake] += 1
-                seen[(mistake, r["function"])].add(name)
-                per_student[name].add((mistake, r["function"]))
-    ordered = sorted(tests.values(), key=lambda t: (
-        _TOPIC_ORDER.get(t.topic, len(TOPICS)), t.topic,
-        _FUNCTION_ORDER.get(t.function, len(EXERCISES)), t.function, t.hidden))
-    rows = [_MistakeRow(m, f, sorted(who)) for (m, f), who in seen.items()]
-    rows.sort(key=lambda row: (-len(row.students), _MISTAKE_ORDER.get(row.id, len(MISTAKES)),
-                               row.id, _FUNCTION_ORDER.get(row.function, 0), row.function))
-
-    def catalogue_order(pair: tuple[str, str]) -> tuple:
-        return (_FUNCTION_ORDER.get(pair[1], len(EXERCISES)), pair[1],
-                _MISTAKE_ORDER.get(pair[0], len(MISTAKES)), pair[0])
-
-    topics = [t for t in TOPICS if any(x.topic == t for x in ordered)]
-    topics += sorted({x.topic for x in ordered} - set(topics))
-    return _Class(names=names, grades=dict(results),
-                  max_score=max(g.max_score for g in results.values()), tests=ordered,
-                  mistake_rows=rows,
-                  student_mistakes={n: sorted(per_student[n], key=catalogue_order)
-                                    for n in names},
-                  topics=topics)
-
-
-# ---------------------------------------------------------------------------- figures
-
-
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
-
-
-def _png(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _size(fig) -> tuple[int, int]:
-    w, h = fig.get_size_inches()
-    return round(w * _DPI), round(h * _DPI)
-
-
-def _scores_figure(c: _Class):
-    scores = np.array([c.grades[n].score for n in c.names], dtype=np.float64)
-    top = c.max_score if c.max_score > 0 else 1.0
-    bins = int(top) if top <= 30 and float(top).is_integer() else 20
-    edges = np.linspace(0.0, top, bins + 1)
-    counts, _ = np.histogram(np.clip(scores, 0.0, top), bins=edges)
-    fig = _figure(7.5, 3.2)
-    ax = fig.add_subplot()
-    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4c72b0",
-           edgecolor="white")
-    for x, w, k in zip(edges[:-1], np.diff(edges), counts, strict=True):
-        if k:
-            ax.annotate(str(k), (x + w / 2, k), ha="center", va="bottom", fontsize=8,
-                        xytext=(0, 2), textcoords="offset points")
-    ax.axvline(float(np.mean(scores)), color="#c44e52", lw=1.5,
-               label=f"mean {np.mean(scores):.1f}")
-    ax.axvline(float(np.median(scores)), color="#55a868", lw=1.5, ls="--",
-               label=f"median {np.median(scores):g}")
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, max(1, counts.max()) * 1.18)
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel(f"points (out of {_pts(c.max_score)})")
-    ax.set_ylabel("students")
-    ax.set_title(f"Scores of the class ({len(scores)} students)")
-    ax.legend(loc="upper left", frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig
-
-
-def _function_rates(c: _Class) -> list[tuple[str, str, float]]:
-    """``(topic, function, share of its test results passed)``, in registry order."""
-    out: dict[tuple[str, str], list[int]] = {}
-    for t in c.tests:
-        acc = out.setdefault((t.topic, t.function), [0, 0])
-        acc[0] += t.status["passed"]
-        acc[1] += sum(t.status.values())
-    return [(topic, f, p / n if n else 0.0) for (topic, f), (p, n) in out.items()]
-
-
-def _functions_figure(c: _Class):
-    rates = _function_rates(c)
-    fig = _figure(7.5, 0.8 + 0.24 * len(rates))
-    ax = fig.add_subplot()
-    y = np.arange(len(rates))
-    values = np.array([r[2] for r in rates]) * 100
-    colors = ["#55a868" if v >= 90 else "#dd8452" if v >= 50 else "#c44e52" for v in values]
-    ax.barh(y, values, color=colors)
-    for yi, v in zip(y, values, strict=True):
-        ax.annotate(f"{v:.0f}%", (v, yi), va="center", fontsize=8, xytext=(3, 0),
-                    textcoords="offset points")
-    ax.set_yticks(y, [f"{topic}: {f}" for topic, f, _ in rates], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 112)
-    ax.set_xticks([0, 25, 50, 75, 100])
-    ax.set_xlabel("share of the function's test results that passed (%)")
-    ax.set_title("Pass rate per function (public and hidden tests)"
-                 if any(t.hidden for t in c.tests) else "Pass rate per function")
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig
-
-
-def _mistake_label(c: _Class, row: _MistakeRow) -> str:
-    several = sum(r.id == row.id for r in c.mistake_rows) > 1
-    return f"{row.id} ({row.function})" if several else row.id
-
-
-def _mistakes_figure(c: _Class):
-    rows = c.mistake_rows
-    fig = _figure(7.5, 0.9 + 0.28 * len(rows))
-    ax = fig.add_subplot()
-    y = np.arange(len(rows))
-    counts = np.array([len(r.students) for r in rows])
-    ax.barh(y, counts, color="#8172b3")
-    for yi, k in zip(y, counts, strict=True):
-        ax.annotate(str(k), (k, yi), va="center", fontsize=8, xytext=(3, 0),
-                    textcoords="offset points")
-    ax.set_yticks(y, [_mistake_label(c, r) for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, len(c.names) * 1.1)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel(f"students (out of {len(c.names)})")
-    ax.set_title("Named mistakes: how many students made each")
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig
 
 
 # ---------------------------------------------------------------------------- the page
@@ -296,7 +116,7 @@ def _cell_color(share: float) -> str:
     return "#f8dedd"
 
 
-def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
+def _render_html(c: ClassSummary, sizes: Mapping[str, tuple[int, int]]) -> str:
     """The page for the class summary ``c``; ``sizes`` gives each figure's pixel size."""
     n = len(c.names)
     scores = np.array([c.grades[s].score for s in c.names], dtype=np.float64)
@@ -310,15 +130,15 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
            '<h1>Class report</h1>',
            f'<p>{n} submission{"s" if n != 1 else ""} graded with {len(c.tests)} tests'
            + (f' ({n_hidden} of them hidden)' if hidden else ' (public tests only)')
-           + f', {_pts(c.max_score)} points in all. Mean {np.mean(scores):.1f}, median '
-           f'{np.median(scores):g}, lowest {_pts(scores.min())}, highest '
-           f'{_pts(scores.max())}; full marks: {full} of {n}.</p>',
+           + f', {fmt_points(c.max_score)} points in all. Mean {np.mean(scores):.1f}, median '
+           f'{np.median(scores):g}, lowest {fmt_points(scores.min())}, highest '
+           f'{fmt_points(scores.max())}; full marks: {full} of {n}.</p>',
            '<nav><a href="#scores">Scores</a><a href="#mistakes">Named mistakes</a>'
            '<a href="#tests">Pass rate per test</a><a href="#students">Students</a></nav>']
 
     out += ['<h2 id="scores">Scores</h2>',
             _img("scores.png", sizes["scores.png"],
-                 f"Histogram of the {n} students' scores, out of {_pts(c.max_score)} points")]
+                 f"Histogram of the {n} students' scores, out of {fmt_points(c.max_score)} points")]
 
     out.append('<h2 id="mistakes">Named mistakes</h2>')
     if not c.mistake_rows:
@@ -334,7 +154,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
                 '<th>function</th><th class="num">students</th><th>who</th>'
                 '<th>fix (where it is taught)</th></tr>']
         for k, row in enumerate(c.mistake_rows):
-            m = _MISTAKE.get(row.id)
+            m = MISTAKE.get(row.id)
             what = f"your {m.name}" if m else "(not in this catalogue)"
             section = m.section.replace("\\epsilon", "\u03b5").replace("$", "") if m else ""
             fix = f"{m.fix} ({m.notebook}, section \u201c{section}\u201d)" if m else ""
@@ -370,7 +190,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
                 f'<tr class="group"><th colspan="8">{_esc(t.topic)}: '
                 f'<code>{_esc(t.function)}</code> \u2014 {len(mine)} '
                 f'test{"s" if len(mine) != 1 else ""}; {passed_here} of {results} results '
-                f'passed ({_pct(passed_here / results if results else 0.0)}); all its tests '
+                f'passed ({fmt_share(passed_here / results if results else 0.0)}); all its tests '
                 f'passed: {all_passed} of {n} students</th></tr>')
         total = sum(t.status.values())
         passed = t.status["passed"]
@@ -380,8 +200,8 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
         out.append(
             f'<tr><td><code>{_esc(t.name)}</code></td>'
             f'<td>{"hidden" if t.hidden else "public"}</td>'
-            f'<td class="num">{_pts(t.points)}</td>'
-            f'<td class="rate">{_bar(share)}{passed} of {total} ({_pct(share)})</td>'
+            f'<td class="num">{fmt_points(t.points)}</td>'
+            f'<td class="rate">{_bar(share)}{passed} of {total} ({fmt_share(share)})</td>'
             f'<td class="num">{t.status[Status.FAILED.value] or ""}</td>'
             f'<td class="num">{t.status[Status.WAITING.value] or ""}</td>'
             f'<td class="num">{t.status[Status.NOT_IMPLEMENTED.value] or ""}</td>'
@@ -405,8 +225,8 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
             if topic in per and per[topic]["max_score"]:
                 share = per[topic]["score"] / per[topic]["max_score"]
                 cells.append(f'<td class="num" style="background:{_cell_color(share)}">'
-                             f'{_pts(per[topic]["score"])} / '
-                             f'{_pts(per[topic]["max_score"])}</td>')
+                             f'{fmt_points(per[topic]["score"])} / '
+                             f'{fmt_points(per[topic]["max_score"])}</td>')
             else:
                 cells.append('<td class="num muted">\u2013</td>')
         mistakes = "<br>".join(
@@ -414,7 +234,7 @@ def _render_html(c: _Class, sizes: Mapping[str, tuple[int, int]]) -> str:
             for m, f in c.student_mistakes[s]) or '<span class="muted">none</span>'
         said = "<br>".join(_esc(p) for p in [*g.problems, *([g.note] if g.note else [])])
         out.append(f'<tr><td>{_esc(s)}</td>'
-                   f'<td class="num">{_pts(g.score)} / {_pts(g.max_score)}</td>'
+                   f'<td class="num">{fmt_points(g.score)} / {fmt_points(g.max_score)}</td>'
                    + "".join(cells) + f'<td>{mistakes}</td>'
                    + (f'<td>{said}</td>' if problems else '') + '</tr>')
     out += ['</table></div>',
@@ -462,14 +282,14 @@ def write_report(results: Mapping[str, Grade], outdir: str | os.PathLike[str]) -
         raise GradingSetupError("the class report needs at least one graded submission; "
                                 "there are none")
     out = check_report_dir(outdir)
-    c = _summarize(results)
-    figures = {"scores.png": _scores_figure(c), "functions.png": _functions_figure(c)}
+    c = summarize(results)
+    figures = {"scores.png": scores_figure(c), "functions.png": functions_figure(c)}
     if c.mistake_rows:
-        figures["mistakes.png"] = _mistakes_figure(c)
+        figures["mistakes.png"] = mistakes_figure(c)
     sizes = {}
     for name, fig in figures.items():
-        sizes[name] = _size(fig)
-        data = _png(fig)
+        sizes[name] = pixel_size(fig)
+        data = png_bytes(fig)
         with atomic_path(out / name, "nnlib grade --report") as tmp:
             tmp.write_bytes(data)
     if not c.mistake_rows:

@@ -1,9 +1,10 @@
 """The worker of one submission as the tests use it: load a topic, call a function.
 
 :class:`WorkerSession` keeps one worker alive across the tests of a submission
-(:class:`~nnlib.grading.judge.process.WorkerProcess`), loads exercise files into it, sends
-calls (:mod:`.remote` encodes the values, :mod:`.channel` carries the bytes) and turns the
-replies into values or :class:`~nnlib.grading.judge.feedback.StudentError`. It enforces every
+(:class:`~nnlib.grading.judge.link.WorkerLink`: starting, restarting, deadlines, requests),
+loads exercise files into it, sends calls (:mod:`.remote` encodes the values, :mod:`.channel`
+carries the bytes) and turns the replies into values or
+:class:`~nnlib.grading.judge.feedback.StudentError` (:mod:`.replies`). It enforces every
 time limit from outside: each call, each test and the whole submission (the worker is
 killed and a fresh one starts for the next call). A function that once ran out of time
 fails its later calls at once, with the same message.
@@ -15,22 +16,18 @@ the worker sends is trusted beyond being plain data of the expected form.
 from __future__ import annotations
 
 import inspect
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from nnlib.grading import clock
 from nnlib.grading.impl import ImplementationError, forbidden_imports
-from nnlib.grading.judge import feedback, sandbox
+from nnlib.grading.judge import feedback, replies, sandbox
 from nnlib.grading.judge.channel import Deadline
 from nnlib.grading.judge.feedback import StudentError
-from nnlib.grading.judge.process import WorkerProcess, WorkerStartError
-from nnlib.grading.judge.remote import StaleHandle, Values
+from nnlib.grading.judge.link import WorkerLink
+from nnlib.grading.judge.remote import StaleHandle
 from nnlib.grading.sandboxed import protocol
-from nnlib.grading.sandboxed.protocol import Closed, Decoder, Encoder, ProtocolError
+from nnlib.grading.sandboxed.protocol import Closed, Encoder, ProtocolError
 
 __all__ = ["WorkerSession", "current", "set_current", "MAX_OUTPUT"]
 
@@ -53,8 +50,11 @@ def set_current(session: WorkerSession | None) -> None:
     _current = session
 
 
-class WorkerSession:
+class WorkerSession(WorkerLink):
     """The worker of one submission, seen from the judge.
+
+    Starting, restarting and deadlines are :class:`~nnlib.grading.judge.link.WorkerLink`'s;
+    this class loads the exercise files and calls their functions.
 
     Parameters
     ----------
@@ -68,171 +68,26 @@ class WorkerSession:
         ``{topic: path shown to the student}`` (relative to the submission).
     refused : dict
         ``{topic: message}`` for files that were not copied (symbolic links, ...).
-    timeout : float
-        Seconds per call and per test.
-    budget : float
-        Seconds for the whole submission, from now.
-    total : float, optional
-        The submission's whole limit, as the student is told it (default ``budget``).
-    uid : int or None
-        The worker's own unprivileged uid and gid (as root), chosen by the grading process.
+    timeout, budget, total, uid
+        The time limits and the worker's uid, as for
+        :class:`~nnlib.grading.judge.link.WorkerLink`.
     """
 
     def __init__(self, box: sandbox.Sandbox, dirs: dict[str, str], shown: dict[str, str],
                  refused: dict[str, str] | None = None, timeout: float = 10.0,
                  budget: float = 300.0, total: float | None = None,
                  uid: int | None = None) -> None:
+        super().__init__(box, dirs, timeout=timeout, budget=budget, total=total, uid=uid)
         self.folder = Path(dirs["submission"])
         self.shown = dict(shown)
         self.refused = dict(refused or {})
-        self.timeout = float(timeout)
-        self.total = round(float(total if total is not None else budget))
-        self.deadline = time.monotonic() + float(budget)
-        self.test_deadline = float("inf")
-        limits = dict(sandbox.LIMITS, CPU=clock.Limits.cpu(self.total))
-        self.process = WorkerProcess(box, dirs, uid, limits)
-        self.values = Values(lambda: self.process.gen)
-        self.loaded: set[str] = set()
         self.functions: dict[str, dict[str, Any]] = {}
         self.load_errors: dict[str, str] = {}
         self.timed_out: dict[tuple[str, str], str] = {}
-        self._gen = 0
-        self._next_id = 1
-
-    @property
-    def box(self) -> sandbox.Sandbox:
-        """How workers are started."""
-        return self.process.box
-
-    @property
-    def starts(self) -> int:
-        """Workers started so far."""
-        return self.process.starts
-
-    # ---------------------------------------------------------- what the grader reports
-    def protections(self) -> list[str]:
-        """Human-readable list of the protections in force."""
-        box, uid = self.process.box, self.process.uid
-        out = ["separate worker process (student code never runs in the judge)"]
-        if box.kind == "bwrap":
-            version = f" {box.version}" if box.version else ""
-            out += [f"bubblewrap sandbox (bwrap{version})", "no network",
-                    "own pid namespace and private /tmp",
-                    "only Python, numpy and the submission visible, read-only"]
-            if self.process.seccomp is not None:
-                out.append("no new processes and no sockets (seccomp filter)")
-        elif box.kind == "jail":
-            out += [f"chroot fallback without bubblewrap ({box.reason})",
-                    "no network and no new processes (seccomp filter)",
-                    "only Python, numpy and the submission visible, read-only; "
-                    "nothing writable"]
-        else:
-            out.append(f"NOT ISOLATED ({box.reason}): the worker runs as the grader's "
-                       "user and can read and change what that user can, and use the network")
-        out.append(f"unprivileged uid {uid}" if uid is not None
-                   else f"runs as the grader's user (uid {os.geteuid()})")
-        out.append(self._limits_text())
-        out.append("clean environment, python -I -S")
-        out.append(f"timeouts {self.timeout:g} s per test, {self.total:g} s per submission "
-                   "(the worker is killed)")
-        return out
-
-    def _limits_text(self) -> str:
-        lim: dict[str, Any] = dict(self.process.limits)
-        seen = (self.process.hello or {}).get("limits")
-        if isinstance(seen, dict):  # what the worker reported in force
-            lim = {k: seen.get(k) if type(seen.get(k)) is int else None for k in lim}
-        parts = []
-        for key, unit, shift in (("AS", "GiB", 30), ("CPU", "s", 0), ("NPROC", "", 0),
-                                 ("FSIZE", "MiB", 20)):
-            value = lim.get(key)
-            parts.append(f"{key} {value >> shift} {unit}".rstrip() if value is not None
-                         else f"{key} unlimited")
-        return "rlimits: " + ", ".join(parts)
 
     def shown_name(self, topic: str) -> str:
         """The path of ``topic``'s file as the student sees it."""
         return self.shown.get(topic, f"{topic}.py")
-
-    # ---------------------------------------------------------- tests and the worker
-    def begin_test(self) -> None:
-        """A test starts: its time budget and its output count start now."""
-        self.test_deadline = time.monotonic() + self.timeout
-        if self.process.channel is not None:
-            self.process.channel.printed = 0
-
-    def end_test(self) -> None:
-        """A test ended."""
-        self.test_deadline = float("inf")
-        self.values.callbacks.clear()
-
-    def prestart(self) -> None:
-        """Start a worker now without waiting for it (it boots while pytest collects)."""
-        self.process.prestart()
-
-    def start(self) -> None:
-        """Start a worker (unless one is booting) and wait for its hello."""
-        now = time.monotonic()
-        self.process.start(min(now + clock.START, max(self.deadline, now + 1)))
-        self._sync()
-
-    def close(self) -> None:
-        """Stop the worker for good (at the end of grading)."""
-        self.process.close()
-
-    def _kill(self, grace: bool = False) -> str:
-        status = self.process.kill(grace)
-        self._sync()
-        return status
-
-    def _sync(self) -> None:
-        """Forget what the worker of an earlier generation held."""
-        if self._gen != self.process.gen:
-            self._gen = self.process.gen
-            self.loaded.clear()
-            self.values.forget()
-
-    def _ensure_worker(self) -> None:
-        if self.process.alive:
-            return
-        if time.monotonic() >= self.deadline:
-            raise ImplementationError(self._overall_message())
-        try:
-            self.start()
-        except WorkerStartError as e:
-            raise ImplementationError(f"the worker process could not start: {e}") from None
-
-    def _deadline(self) -> float:
-        return min(time.monotonic() + self.timeout, self.test_deadline, self.deadline)
-
-    def _overall_message(self) -> str:
-        return (f"grading stopped: the submission used up its overall time limit of "
-                f"{self.total:g} s")
-
-    def _request(self, header: dict[str, Any], buffers: list[Any], deadline: float
-                 ) -> tuple[dict[str, Any], list[bytearray]]:
-        """Send a request; serve the callbacks of a call; return the reply."""
-        channel = self.process.channel
-        if channel is None:
-            raise Closed("no worker")
-        rid = self._next_id
-        self._next_id += 1
-        header["id"] = rid
-        releases = self.values.take_releases()
-        if releases:
-            header["rel"] = releases
-        channel.send(header, buffers, deadline)
-        while True:  # the clock is checked on every message, however fast they come
-            reply, bufs = channel.read(deadline)
-            if protocol.reply_to(reply) == rid:
-                channel.drain()
-                return reply, bufs
-            if (protocol.kind(reply) == protocol.CALLBACK
-                    and protocol.kind(header) == protocol.CALL):
-                answer, answer_bufs = self.values.answer_callback(reply, bufs)
-                channel.send(answer, answer_bufs, deadline)
-                continue
-            raise ProtocolError("unexpected message")
 
     # ---------------------------------------------------------- topics
     def functions_of(self, topic: str) -> dict[str, Any]:
@@ -278,7 +133,7 @@ class WorkerSession:
             raise ImplementationError(f"importing {shown}: the worker's reply could not be "
                                       f"read ({e})") from None
         if "err" in reply:
-            self.load_errors[topic] = self._load_error(shown, reply["err"])
+            self.load_errors[topic] = replies.load_error(shown, reply["err"], self.shown.values())
             raise ImplementationError(self.load_errors[topic])
         ok = reply.get("ok")
         listing = ok.get("functions") if isinstance(ok, dict) else None
@@ -301,29 +156,6 @@ class WorkerSession:
                 f"{shown} {'; '.join(problems)}: exercises must be written with numpy "
                 "only, without nnlib or the solutions, so this exercise earns no points")
             raise ImplementationError(self.load_errors[topic])
-
-    def _load_error(self, shown: str, err: Any) -> str:
-        err = err if isinstance(err, dict) else {}
-        kind = _name(err.get("type"))
-        text = protocol.short(feedback.scrub_paths(protocol.short(err.get("msg", ""), 4000)),
-                              feedback.MAX_EXCEPTION_TEXT)
-        where = self._where(err.get("where"))
-        if kind == "SyntaxError":
-            line = f" line {where[-1][1]}" if where else ""
-            return f"{shown}{line}: SyntaxError: {text}"
-        at = feedback.where_text(where, "<module>")
-        return feedback.cut(f"importing {shown} raised {kind}: {text}{at}")
-
-    def _where(self, where: Any) -> list[list[Any]]:
-        out = []
-        names = set(self.shown.values())
-        if isinstance(where, list):
-            for fr in where[-5:]:
-                if (isinstance(fr, list) and len(fr) == 3 and fr[0] in names
-                        and type(fr[1]) is int and isinstance(fr[2], str)):
-                    out.append([fr[0], fr[1], fr[2] if fr[2].isidentifier() or fr[2] in (
-                        "<module>", "<lambda>", "<listcomp>") else "?"])
-        return out
 
     # ---------------------------------------------------------- calls
     def call(self, topic: str, fn: str, sig: inspect.Signature | None, args: tuple,
@@ -357,18 +189,19 @@ class WorkerSession:
                                "memory?)") from None
         except ProtocolError as e:
             self._kill()
-            raise self._unreadable(fn, e) from None
+            raise replies.unreadable(fn, e) from None
         finally:
             self.values.callbacks.clear()
         names = list(sig.parameters) if sig is not None else None
         try:
             if "err" in reply:
-                raise self._student_error(fn, reply["err"],
-                                          feedback.named_arguments(names, args, kwargs))
+                raise replies.student_error(fn, reply["err"],
+                                            feedback.named_arguments(names, args, kwargs),
+                                            self.shown.values())
             value = self._value(fn, reply, bufs, enc)
         except ProtocolError as e:
             self._kill()
-            raise self._unreadable(fn, e) from None
+            raise replies.unreadable(fn, e) from None
         printed = self.process.channel.printed if self.process.channel is not None else 0
         if printed > MAX_OUTPUT:
             raise StudentError(fn, "output", f"{fn} printed {printed / 1e6:.1f} MB of "
@@ -387,28 +220,6 @@ class WorkerSession:
                        f"({fn} is too slow)")
         return StudentError(fn, "timeout", message)
 
-    @staticmethod
-    def _unreadable(fn: str, e: ProtocolError) -> StudentError:
-        return StudentError(fn, "protocol", f"{fn}: the worker's reply could not be read "
-                            f"({e}); the grader restarted it")
-
-    def _student_error(self, fn: str, err: Any, named: dict[str, Any]) -> StudentError:
-        """What the student reads for an exception in their function."""
-        err = err if isinstance(err, dict) else {}
-        kind = _name(err.get("type"))
-        text = feedback.scrub_paths(protocol.short(err.get("msg", ""), 4000))
-        if err.get("unsendable"):
-            return StudentError(fn, "unsendable", feedback.cut(
-                f"{fn} returned a value the grader cannot receive ({kind}: "
-                f"{protocol.short(text, 200)})"))
-        if kind == "WorkerError":
-            return StudentError(fn, "protocol", feedback.cut(f"{fn} could not be called: "
-                                                             f"{text}"))
-        code = err.get("code") if isinstance(err.get("code"), str) else None
-        message = feedback.exception_message(fn, kind, text, self._where(err.get("where")),
-                                             named, code)
-        return StudentError(fn, "exit" if kind == "SystemExit" else "exception", message, kind)
-
     def _value(self, fn: str, reply: dict[str, Any], bufs: list[bytearray],
                enc: Encoder) -> Any:
         """The value of a successful call, with its in-place changes applied to the arguments."""
@@ -419,8 +230,8 @@ class WorkerSession:
         rngs = reply.get("rng") or []
         if not isinstance(mutations, list) or not isinstance(rngs, list):
             raise ProtocolError("bad reply")
-        _apply_changes(fn, mutations, enc, dec)
-        _apply_generators(rngs, enc, dec)
+        replies.apply_changes(fn, mutations, enc, dec)
+        replies.apply_generators(rngs, enc, dec)
         return dec.decode(reply["ok"])
 
     def global_state(self) -> tuple[Any, ...]:
@@ -438,53 +249,3 @@ class WorkerSession:
             raise StudentError("", "crash", f"the worker did not report its random state "
                                f"({status})") from None
         return (self.process.gen, *state)
-
-
-# ------------------------------------------------------------------ helpers
-def _name(v: Any) -> str:
-    return v if isinstance(v, str) and v.isidentifier() and len(v) <= 60 else "Exception"
-
-
-def _apply_changes(fn: str, mutations: list, enc: Encoder, dec: Decoder) -> None:
-    """Apply what the worker reports its call changed in place to the arguments sent."""
-    later = []
-    for item in mutations:
-        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int
-                and item[0] in enc.objects and isinstance(item[1], dict)):
-            raise ProtocolError("bad change report")
-        target, node = enc.objects[item[0]], item[1]
-        if isinstance(target, np.ndarray) and "$a" in node:
-            new = dec.decode(node)
-            if new.shape != target.shape or new.dtype != target.dtype:
-                raise StudentError(fn, "exception", f"{fn} changed the shape or dtype of "
-                                   f"an argument array in place ({target.shape} "
-                                   f"{target.dtype} -> {new.shape} {new.dtype})")
-            if not target.flags.writeable:
-                raise StudentError(fn, "exception", f"{fn} modified a read-only "
-                                   "argument array in place")
-            np.copyto(target, new)
-        else:
-            later.append((target, node))
-    for target, node in later:
-        if isinstance(target, list) and "$l" in node:
-            target[:] = dec.decode({"$t": node["$l"]})
-        elif isinstance(target, dict) and "$d" in node:
-            new = dec.decode(node)
-            target.clear()
-            target.update(new)
-        else:
-            raise ProtocolError("bad change report")
-
-
-def _apply_generators(rngs: list, enc: Encoder, dec: Decoder) -> None:
-    """Advance the tests' generators as the worker's copies advanced."""
-    for item in rngs:
-        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int
-                and isinstance(enc.objects.get(item[0]), np.random.Generator)):
-            raise ProtocolError("bad generator report")
-        state = dec.decode(item[1])
-        gen = enc.objects[item[0]]
-        try:
-            gen.bit_generator.state = state
-        except (TypeError, ValueError, KeyError, OverflowError) as e:
-            raise ProtocolError(f"bad generator state ({type(e).__name__})") from None

@@ -5,7 +5,8 @@ start, as::
 
     python -I -S worker.py CONFIG_JSON
 
-with a copy of this file and of :mod:`nnlib.grading.sandboxed.protocol` beside it
+with a copy of this file and of :mod:`nnlib.grading.sandboxed.protocol` (and its ``wire``
+and ``codec``) beside it
 (``nnlib`` itself is not importable here, nor pytest, the tests or the solutions).
 ``CONFIG_JSON`` gives the socket's file descriptor, the folder holding the private copy of
 the submission, numpy's folder, and, when the judge runs as root, the unprivileged uid/gid
