@@ -72,7 +72,7 @@ def test_the_grade_table_names_the_protections_in_one_line(graded_stubs):
     assert len(about) == 1 and about[0].startswith("Protections: your code ran "), lines
     assert about[0].endswith("(--verbose lists them).") and len(about[0]) <= 100
     assert "rlimits" not in short.stdout and "uid" not in short.stdout
-    assert lines[-1] == "Score: 0 / 5"
+    assert lines[-1] == "Score: 0 / 6.5"
 
 
 def test_verbose_lists_every_protection_for_the_instructor(graded_stubs):
