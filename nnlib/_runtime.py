@@ -86,9 +86,14 @@ def blas_threads() -> int:
 def progress_bar(**kwargs: Any) -> Any:
     """A tqdm progress bar: a widget in Jupyter, text on a terminal, nothing in a pipe or log.
 
-    Keyword arguments go to tqdm (``total``, ``desc``, ``unit``, ...).
+    Keyword arguments go to tqdm (``total``, ``desc``, ``unit``, ...). With ``file=``, the
+    bar is text written to that stream (a TTY) or nothing (not a TTY), never a widget, even
+    where an IPython shell exists in the process.
     """
-    from tqdm.auto import tqdm
+    if "file" in kwargs:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
 
     in_notebook = tqdm.__module__.startswith("tqdm.notebook")
     # tqdm's own option: disable=None switches the bar off when the output is not a TTY

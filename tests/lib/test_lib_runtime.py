@@ -95,3 +95,26 @@ def test_fit_writes_no_carriage_returns_to_a_captured_stderr(capfd):
     nnlib.fit(model, np.ones((6, 4)), np.zeros(6, dtype=int), epochs=3, batch_size=3, rng=rng,
               optimizer=nnlib.SGD(model.parameters(), lr=0.1), verbose=1)
     assert "\r" not in capfd.readouterr().err
+
+
+def test_a_bar_given_a_stream_writes_text_even_where_a_kernel_shell_exists():
+    # tqdm.auto picks the notebook widget once an IPython kernel shell exists in the process
+    # (another test in the same xdist worker may have made one); a stream given with file=
+    # still gets text
+    code = (
+        "import io\n"
+        "from ipykernel.zmqshell import ZMQInteractiveShell\n"
+        "ZMQInteractiveShell.instance()\n"
+        "from nnlib._runtime import progress_bar\n"
+        "class Terminal(io.StringIO):\n"
+        "    def isatty(self):\n"
+        "        return True\n"
+        "tty = Terminal()\n"
+        "bar = progress_bar(total=3, desc='x', file=tty)\n"
+        "bar.update(3)\n"
+        "bar.close()\n"
+        "print('3/3' in tty.getvalue())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip() == "True", proc.stdout + proc.stderr
