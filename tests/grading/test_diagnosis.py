@@ -209,3 +209,15 @@ def test_the_docs_list_the_catalogue():
     for (_, functions, shows), m in zip(rows, MISTAKES, strict=True):
         assert re.findall(r"`(\w+)`", functions) == list(m.functions), m.id
         assert shows == f"your {m.name}", m.id
+
+
+def test_an_overflow_in_a_naive_sigmoid_is_not_taken_for_the_naive_log():
+    # a stable loss with a naive sigmoid in the gradient overflows in exp too: no name
+    mixed, y = np.array([1000.0, -1000.0, 40.0]), np.array([1.0, 0.0, 1.0])
+    _record("binary_cross_entropy_with_logits", (mixed, y),
+            Raised("RuntimeWarning", "overflow encountered in exp"))
+    assert diagnosis.diagnose("binary_cross_entropy_with_logits") == ""
+    calls.reset()  # log(1 - p) = log(0) on positive logits: the naive log itself
+    _record("binary_cross_entropy_with_logits", (np.array([1000.0, 40.0]), np.array([0.0, 1.0])),
+            Raised("RuntimeWarning", "divide by zero encountered in log"))
+    assert diagnosis.diagnose("binary_cross_entropy_with_logits") == "bce_naive_log"

@@ -135,6 +135,14 @@ def test_softmax_cross_entropy_keeps_float32(impl):
 def test_binary_cross_entropy_huge_logits(impl):
     # sigmoid(800) is 1.0 and sigmoid(-800) is 0.0 in float64: log(1 - p) and log(p) would
     # be log(0); max(s, 0) - s y + log(1 + exp(-|s|)) gives 800 for both wrong rows
+    # first positive logits only (no overflow in a sigmoid; log(1 - p) would be log(0))
+    value = _loss_value(expect_tuple(call(impl.binary_cross_entropy_with_logits,
+                                          np.array([800.0, 800.0]), np.array([1.0, 0.0])),
+                                     2, "binary_cross_entropy_with_logits")[0],
+                        "binary_cross_entropy_with_logits")
+    assert abs(value - 400.0) < 1e-9, (
+        f"binary_cross_entropy_with_logits with logits of +800: the loss should be 400, got "
+        f"{value} (never take log(0): use max(s, 0) - s y + log(1 + exp(-|s|)))")
     logits = np.array([800.0, -800.0, 800.0, -800.0])
     y = np.array([1.0, 0.0, 0.0, 1.0])
     loss, dlogits = expect_tuple(call(impl.binary_cross_entropy_with_logits, logits, y), 2,
