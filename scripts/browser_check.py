@@ -520,6 +520,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
                         help="the Chromium executable (default: $CHROMIUM or /usr/bin/chromium)")
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()  # a relative --out has no file:// URI
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
