@@ -15,6 +15,7 @@ others follow from it (:class:`Limits`):
 | judges per submission | 20 at most | the grading process |
 | collecting the tests (no student code) | 300 s | the grading process |
 | the probe of bubblewrap | 30 s | the grading process |
+| a template judge's answer (a fork) | 30 s | the grading process |
 
 All deadlines are ``time.monotonic()`` values (:func:`deadline`, :func:`left`).
 """
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_TIMEOUT", "Limits", "deadline", "left", "START", "PROBE", "COLLECT",
-           "JUDGES"]
+           "JUDGES", "TEMPLATE"]
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds per test and per call of a student function, unless asked otherwise."""
@@ -37,6 +38,9 @@ COLLECT = 300.0
 """Seconds the judge may take to collect the tests (no student code runs then)."""
 JUDGES = 20
 """Judges one submission may use: each one that stops costs the test it was running."""
+TEMPLATE = 30.0
+"""Seconds a template judge may take to fork a judge (it is then spawned instead), or to
+end once its grading process no longer needs it."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from nnlib.grading.grader import judges
 from nnlib.grading.grader.classes import (
     canvas_rows,
     grade_submissions,
@@ -130,7 +131,7 @@ def mutant_results(tmp_path_factory):
     def one(m):
         return m.name, grade(folders[m.name], hidden=True, topics=[m.topic])
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with judges.templates(ROOT), ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(one, MUTANTS)), folders
 
 

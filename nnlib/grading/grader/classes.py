@@ -2,7 +2,9 @@
 
 :func:`grade_submissions` grades each folder as :func:`nnlib.grading.grader.grade.grade`
 grades one, then writes the grades table (and, when asked, one results.json per student and
-a Canvas gradebook import). Every entry it does not grade is named with the reason.
+a Canvas gradebook import). Every entry it does not grade is named with the reason. The
+class's judges are forked from one template judge (:mod:`nnlib.grading.grader.judges`),
+which halves the cost of each.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from nnlib._files import write_text
 from nnlib.grading.clock import DEFAULT_TIMEOUT
+from nnlib.grading.grader import judges
 from nnlib.grading.grader.grade import _grade_handin, _records, _sandbox, collect, test_files
 from nnlib.grading.grader.report import check_report_dir, write_report
 from nnlib.grading.grader.results import (
@@ -29,6 +32,7 @@ from nnlib.grading.grader.results import (
 )
 from nnlib.grading.grader.submission import inspect_handin
 from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root
+from nnlib.grading.judge.sandbox import Sandbox
 from nnlib.grading.registry import TOPICS
 
 __all__ = ["grade_submissions", "list_submissions", "read_roster", "canvas_rows",
@@ -122,6 +126,37 @@ def canvas_rows(results: dict[str, Grade], assignment: str,
     return rows, left_out
 
 
+def _grade_all(entries: list[Path], collected: list[dict[str, Any]], root: Path,
+               files: list[Path], topics: list[str] | None, timeout: float,
+               box: Sandbox, jobs: int, progress: bool) -> dict[str, Grade]:
+    """Grade the folders ``entries``, ``jobs`` at a time, printing each score if ``progress``."""
+    results: dict[str, Grade] = {}
+
+    def one(folder: Path) -> tuple[str, Grade]:
+        try:
+            if folder.is_symlink():
+                return folder.name, _failed_grade(
+                    collected, "the submission folder is a symbolic link: not graded")
+            handin = inspect_handin(folder, topics)
+            return folder.name, _grade_handin(root, files, handin, timeout, box)
+        except Exception as e:  # noqa: BLE001 - one submission never stops the class run
+            return folder.name, _failed_grade(collected, f"could not be graded: {e}")
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for i, (name, result) in enumerate(pool.map(one, entries), 1):
+            results[name] = result
+            if progress:
+                try:
+                    why = f" ({result.problems[0]})" if result.problems else ""
+                    print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
+                          f"{_fmt_points(result.max_score)}{why}", flush=True)
+                except BrokenPipeError:  # `... | head`: keep grading, write the results
+                    progress = False
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+    return results
+
+
 def grade_submissions(submissions: str | os.PathLike[str],
                       csv_path: str | os.PathLike[str] | None,
                       hidden: bool = False, timeout: float = DEFAULT_TIMEOUT,
@@ -177,32 +212,10 @@ def grade_submissions(submissions: str | os.PathLike[str],
     topics = list(topics) if topics is not None else None
     files = test_files(root, hidden, topics)
     box = _sandbox(sandbox, unisolated)
-    collected = collect(hidden, topics)
-    jobs = jobs or os.cpu_count() or 1
-    results: dict[str, Grade] = {}
-
-    def one(folder: Path) -> tuple[str, Grade]:
-        try:
-            if folder.is_symlink():
-                return folder.name, _failed_grade(
-                    collected, "the submission folder is a symbolic link: not graded")
-            handin = inspect_handin(folder, topics)
-            return folder.name, _grade_handin(root, files, handin, timeout, box)
-        except Exception as e:  # noqa: BLE001 - one submission never stops the class run
-            return folder.name, _failed_grade(collected, f"could not be graded: {e}")
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for i, (name, result) in enumerate(pool.map(one, entries), 1):
-            results[name] = result
-            if progress:
-                try:
-                    why = f" ({result.problems[0]})" if result.problems else ""
-                    print(f"[{i}/{len(entries)}] {name}: {_fmt_points(result.score)} / "
-                          f"{_fmt_points(result.max_score)}{why}", flush=True)
-                except BrokenPipeError:  # `... | head`: keep grading, write the results
-                    progress = False
-                    devnull = os.open(os.devnull, os.O_WRONLY)
-                    os.dup2(devnull, sys.stdout.fileno())
+    with judges.templates(root):  # every judge of the class forked from one template
+        collected = collect(hidden, topics)
+        results = _grade_all(entries, collected, root, files, topics, timeout, box,
+                             jobs or os.cpu_count() or 1, progress)
     graded = [t for t in TOPICS if any(c["topic"] == t for c in collected)]
     out = io.StringIO()
     writer = csv.writer(out)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -31,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlib.grading.clock import COLLECT, DEFAULT_TIMEOUT, JUDGES, Limits
-from nnlib.grading.grader import isolation
+from nnlib.grading.grader import isolation, judges
 from nnlib.grading.grader.results import Grade
 from nnlib.grading.grader.submission import Handin, copy_handin, inspect_handin
 from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root, impl_dir
@@ -85,36 +83,17 @@ def _sandbox(mode: str, unisolated: bool = False) -> sandboxing.Sandbox:
     return box
 
 
-def _judge_env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NNLIB_"))}
-    env.update(NNLIB_ROOT=str(root), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-               PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    # the judge must import this very nnlib, never anything from the submission
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[3])]
-                                        + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    return env
-
-
 def _run_judge(cfg: dict[str, Any], cwd: Path, hard_deadline: float,
                stall: float) -> tuple[list[dict[str, Any]], int | None]:
-    """Run one judge process with ``cfg``; return its events and its uid's base pid."""
+    """Run one judge with ``cfg``; return its events and its pid."""
     r, w = os.pipe()
-    cfg = dict(cfg, events_fd=w)
     cwd.mkdir(exist_ok=True)
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "nnlib.grading.judge"],
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
-                                pass_fds=[w], env=_judge_env(Path(cfg["root"])), cwd=cwd,
-                                start_new_session=True)
-        os.close(w)
-        events: list[dict[str, Any]] = []
         try:
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(cfg).encode("utf-8"))
-            proc.stdin.close()
-        except OSError:
-            pass
+            proc = judges.start(cfg, cwd, w, err.fileno())
+        finally:
+            os.close(w)
+        events: list[dict[str, Any]] = []
         buf = b""
         last = time.monotonic()
         with os.fdopen(r, "rb", buffering=0) as pipe:
@@ -239,7 +218,7 @@ class _Rounds:
     def end_worker(self) -> None:
         """End every process of the submission's uid (as root)."""
         if self.uid is not None:
-            sandboxing.kill_uid_from_threads(self.uid, _judge_env(self.root))
+            sandboxing.kill_uid_from_threads(self.uid, judges.judge_env(self.root))
 
 
 def _grade_handin(root: Path, files: list[Path], h: Handin, timeout: float,

@@ -4,6 +4,9 @@ The grader (:mod:`nnlib.grading.grader.grade`) starts one judge per submission::
 
     python -m nnlib.grading.judge         # configuration as JSON on standard input
 
+or, when it grades many, forks each from a template (:mod:`.template`), which has
+imported the same modules once and calls :func:`judge` in every fresh child.
+
 The judge collects the tests, starts the submission's worker (:mod:`.session`, sandboxed
 where possible) when the first test needs it, runs every test with the
 ``impl`` fixture calling into that worker, and streams one JSON line per event
@@ -27,8 +30,16 @@ from pathlib import Path
 
 
 def main() -> None:
-    """Read the configuration, run pytest as the judge, report, and exit hard."""
-    cfg = json.loads(sys.stdin.read())
+    """Read the configuration from standard input and judge (never returns)."""
+    judge(json.loads(sys.stdin.read()))
+
+
+def judge(cfg: dict) -> None:
+    """Run pytest as the judge with the configuration ``cfg``, report, and exit hard.
+
+    Called by :func:`main`, and in a judge forked from a template
+    (:mod:`nnlib.grading.judge.template`).
+    """
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     for key in ("NNLIB_IMPL", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         os.environ.pop(key, None)
@@ -38,7 +49,7 @@ def main() -> None:
         events.write(json.dumps(event) + "\n")
         events.flush()
 
-    from nnlib.grading.judge import session as judge
+    from nnlib.grading.judge import session as sessions
     from nnlib.grading.judge.plugin import Collector, pytest_args, remember_paths
     from nnlib.grading.judge.process import WorkerStartError, harden_judge
     from nnlib.grading.judge.sandbox import Sandbox
@@ -58,10 +69,10 @@ def main() -> None:
     session = None
     if not cfg.get("collect_only"):
         box = Sandbox.from_json(cfg["sandbox"])
-        session = judge.WorkerSession(box, cfg["dirs"], cfg["shown"], cfg["refused"],
-                                      timeout=cfg["timeout"], budget=cfg["budget"],
-                                      total=cfg.get("total"), uid=cfg.get("uid"))
-        judge.set_current(session)
+        session = sessions.WorkerSession(box, cfg["dirs"], cfg["shown"], cfg["refused"],
+                                         timeout=cfg["timeout"], budget=cfg["budget"],
+                                         total=cfg.get("total"), uid=cfg.get("uid"))
+        sessions.set_current(session)
         try:
             session.prestart()
         except WorkerStartError:

@@ -46,7 +46,8 @@ def harden_judge() -> None:
     _prctl(PR_SET_DUMPABLE, 0)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Be killed when the thread that started this process ends."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -56,7 +57,7 @@ def _enter_jail(root: str, cwd: str, uid: int, seccomp: Any) -> None:
     The parent-death signal is set after the switch of user, which would clear it.
     """
     jail.enter(root, cwd, uid, seccomp)
-    _die_with_parent()
+    die_with_parent()
 
 
 class WorkerProcess:
@@ -116,7 +117,7 @@ class WorkerProcess:
                 fds.append(jail.bpf_fd(self.seccomp))
                 argv[1:1] = ["--seccomp", str(fds[-1])]
         else:
-            preexec = _die_with_parent
+            preexec = die_with_parent
         try:
             self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                          stdout=wfd, stderr=wfd, pass_fds=fds,
