@@ -52,7 +52,9 @@ RIGHT_VARIANTS = textwrap.dedent("""
                     wrong.append(f"{item.nodeid}: {name}: {d:.2e}")
                 checked[name] = checked.get(name, 0) + 1
 
-    code = pytest.main(["-q", "-n0", "-p", "no:cacheprovider", "-p", "no:nbval",
+    # no plugins but pytest's own and pytest-timeout (PYTEST_DISABLE_PLUGIN_AUTOLOAD):
+    # nbval alone costs seconds of imports
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "pytest_timeout",
                         "-o", "addopts=", "tests/public", "tests/hidden"], plugins=[Check()])
     print("CHECKED", sorted(checked))
     print("WRONG", wrong)
@@ -61,7 +63,8 @@ RIGHT_VARIANTS = textwrap.dedent("""
 
 
 def test_the_variants_reference_is_right_on_every_test_input():
-    proc = run(["-c", RIGHT_VARIANTS], env=clean_env(NNLIB_IMPL=str(ROOT / "solutions")))
+    proc = run(["-c", RIGHT_VARIANTS], env=clean_env(NNLIB_IMPL=str(ROOT / "solutions"),
+                                                     PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     checked = eval(re.search(r"CHECKED (\[.*\])", proc.stdout).group(1))
     wrong = eval(re.search(r"WRONG (\[.*\])", proc.stdout).group(1))
