@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from nnlib.grading.grader import isolation
+from nnlib.grading.grader import isolation, judges
 from nnlib.grading.grader.classes import grade_submissions
 from nnlib.grading.grader.grade import SandboxRequired, grade
 from nnlib.grading.grader.results import check_output_path, safe_cell
@@ -43,6 +43,14 @@ def _course_digest():
             h.update(p.as_posix().encode())
             h.update(p.read_bytes())
     return h.hexdigest()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forked_judges():
+    """This module grades many times: its judges are forked from one template, as a class
+    run's are (tests/grading/test_judges.py shows that they grade as spawned ones do)."""
+    with judges.templates(ROOT):
+        yield
 
 
 @pytest.fixture(scope="module")
