@@ -163,10 +163,14 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> Iterator
 
 
 def train_step(model: Layer, optimizer: Any, X: np.ndarray, y: np.ndarray) -> float:
-    """One SGD step on the batch ``(X, y)`` with softmax cross-entropy; returns the loss."""
+    """One SGD step on the batch ``(X, y)`` with softmax cross-entropy; returns the loss.
+
+    The backward pass stops at the parameter gradients (``input_grad=False``): a step needs
+    no dL/dX, and for the first Dense layer that product costs as much as its forward pass.
+    """
     logits = model.forward(X)
     loss, dlogits = F.softmax_cross_entropy(logits, y)
-    model.backward(dlogits)
+    model.backward(dlogits, input_grad=False)
     optimizer.step()
     return loss
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlib import functional as F
 from nnlib._runtime import progress_bar
 from nnlib.experiments._common import (
     _dtype,
@@ -28,7 +29,7 @@ from nnlib.experiments._common import (
     single_threaded_blas,
     train_step,
 )
-from nnlib.layers import Sigmoid
+from nnlib.layers import Dense, Sigmoid
 from nnlib.module import Layer
 from nnlib.optim import SGD
 
@@ -151,6 +152,32 @@ def _sigmoid_input(model: Layer, X: np.ndarray) -> np.ndarray:
     return a
 
 
+def _held_out_measures(model: Layer, X: np.ndarray,
+                       y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Loss and accuracy in inference mode, and the input to the last Sigmoid (training mode).
+
+    A network of Dense and Sigmoid layers only computes the same in both modes, so one
+    forward pass gives all three; a network with BatchNorm takes one pass in each mode.
+    """
+    layers = layers_of(model)
+    if not all(isinstance(layer, (Dense, Sigmoid)) for layer in layers):
+        loss, acc = evaluate_model(model, X, y)
+        return loss, acc, _sigmoid_input(model, X)
+    last = max(i for i, layer in enumerate(layers) if isinstance(layer, Sigmoid))
+    was_training = model.training
+    model.eval()
+    try:
+        a = X
+        for i, layer in enumerate(layers):
+            if i == last:
+                z = a
+            a = layer.forward(a)
+    finally:
+        model.train(was_training)
+    loss, _ = F.softmax_cross_entropy(a, y)
+    return loss, float(np.mean(a.argmax(axis=1) == y)), z
+
+
 def figure1_setup(
     seed: int = 0,
     init_scale: float = 0.1,
@@ -247,8 +274,7 @@ def batchnorm_figure1(
 
     def measure(j: int) -> None:
         for k, m in models.items():
-            tloss[k][j], acc[k][j] = evaluate_model(m, Xte, yte)
-            z = _sigmoid_input(m, Xte)
+            tloss[k][j], acc[k][j], z = _held_out_measures(m, Xte, yte)
             pct[k][j] = np.percentile(z[:, unit], PERCENTILES)
             medians[k][j] = np.median(z, axis=0)
             if since:

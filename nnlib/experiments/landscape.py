@@ -28,6 +28,7 @@ from nnlib.experiments._common import (
     make_mlp,
     register_result,
     single_threaded_blas,
+    train_step,
 )
 from nnlib.module import Layer
 from nnlib.optim import SGD
@@ -98,7 +99,7 @@ def _loss_grad(model: Layer, params: list, X: np.ndarray,
     """Loss and flattened gradient on a batch in training mode, running stats untouched."""
     with frozen_buffers(model), np.errstate(over="ignore", invalid="ignore"):
         loss, dlogits = F.softmax_cross_entropy(model.forward(X), y)
-        model.backward(dlogits)
+        model.backward(dlogits, input_grad=False)  # the parameter gradients; no dL/dX
     return loss, np.concatenate([p.grad.ravel() for p in params])
 
 
@@ -177,9 +178,7 @@ def loss_landscape(
                     p.value[...] = th
             j += 1
         for k, m in models.items():
-            lg, d = F.softmax_cross_entropy(m.forward(xb), yb)
-            m.backward(d)
-            optims[k].step()
+            train_step(m, optims[k], xb, yb)
     setup = {"experiment": "Santurkar et al. (2018) loss landscape / gradient predictiveness",
              "network": describe(sizes, activation, None),
              "bn": "BatchNorm before every hidden nonlinearity", "steps": int(steps),
