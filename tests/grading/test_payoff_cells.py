@@ -4,7 +4,8 @@ The committed notebooks store what a student sees before writing the exercises (
 kernels run on fresh stubs), so the cells that train a network with the student's own
 layers (``student_layers()``) store only "write these functions first". Here the notebook
 runs up to each such cell with ``NNLIB_IMPL=solutions``: with correct exercises, the cell
-trains and every claim it prints holds. One class per notebook, for pytest-xdist.
+trains and every claim it prints holds. The notebooks run one after another, each in a
+kernel of its own, from one process.
 
 The kernel runs the payoff cells and only the cells they depend on (:func:`payoff_slice`):
 going backwards from the last payoff cell, a cell is kept when it binds a name that a cell
@@ -29,20 +30,21 @@ RUNNER = """
 import json, pathlib, sys
 import nbformat
 from nbclient import NotebookClient
-path = pathlib.Path(sys.argv[1])
-nb = nbformat.read(path, as_version=4)
-keep = json.loads(sys.argv[2])   # the payoff cells and the cells they depend on
-nb.cells = [c for c in nb.cells if c.cell_type == "code"]
-nb.cells = [nb.cells[i] for i in keep]
-NotebookClient(nb, timeout=300, kernel_name="python3",
-               resources={"metadata": {"path": str(path.parent)}}).execute()
-for cell in nb.cells:
-    for out in cell.get("outputs", []):
-        if out.output_type == "error":
-            print("ERROR", out.ename, out.evalue)
-    if cell.cell_type == "code" and "student_layers(" in cell.source:
-        print("=== payoff cell")
-        print("".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout"))
+for name, keep in json.loads(sys.argv[1]):   # the payoff cells and the cells they depend on
+    path = pathlib.Path(name)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
+    nb.cells = [nb.cells[i] for i in keep]
+    print("=== notebook", path.name)
+    NotebookClient(nb, timeout=300, kernel_name="python3",   # a fresh kernel per notebook
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                print("ERROR", out.ename, out.evalue)
+        if cell.cell_type == "code" and "student_layers(" in cell.source:
+            print("=== payoff cell")
+            print("".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout"))
 """
 
 PAYOFF_NOTEBOOKS = sorted(
@@ -51,17 +53,29 @@ PAYOFF_NOTEBOOKS = sorted(
            for c in nbformat.read(p, as_version=4).cells))
 
 
-def payoff_cells_hold_with_the_solutions(name):
-    path = ROOT / "course" / name
-    sources = [c.source for c in nbformat.read(path, as_version=4).cells
-               if c.cell_type == "code"]
-    keep = payoff_slice(sources)
-    proc = run(["-c", RUNNER, str(path), json.dumps(keep)], cwd=ROOT / "course",
+@pytest.fixture(scope="module")
+def payoff_runs() -> dict[str, str]:
+    """What each payoff notebook's slice printed, run with the solutions: every notebook in
+    a kernel of its own, all from one process (nbclient's imports cost seconds)."""
+    jobs = []
+    for name in PAYOFF_NOTEBOOKS:
+        sources = [c.source for c in nbformat.read(ROOT / "course" / name, as_version=4).cells
+                   if c.cell_type == "code"]
+        jobs.append((str(ROOT / "course" / name), payoff_slice(sources)))
+    proc = run(["-c", RUNNER, json.dumps(jobs)], cwd=ROOT / "course",
                env=clean_env(NNLIB_IMPL="solutions"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "ERROR" not in proc.stdout, proc.stdout
-    cells = proc.stdout.split("=== payoff cell\n")[1:]
-    assert cells, proc.stdout
+    parts = proc.stdout.split("=== notebook ")[1:]
+    return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAYOFF_NOTEBOOKS)
+def test_payoff_cells_hold_with_the_solutions(payoff_runs, name):
+    out = payoff_runs[name]
+    assert "ERROR" not in out, out
+    cells = out.split("=== payoff cell\n")[1:]
+    assert cells, out
     for text in cells:
         assert "write these functions first" not in text, text
         assert "your" in text.lower(), text  # it trained with the student's layers
@@ -203,22 +217,6 @@ def payoff_slice(sources):
 
 def test_the_course_has_payoff_cells():
     assert {"06_optimizers.ipynb", "09_batchnorm_inference.ipynb"} <= set(PAYOFF_NOTEBOOKS)
-
-
-def _notebook_class(name: str) -> type:
-    @pytest.mark.slow
-    def test_payoff_cells_hold_with_the_solutions(self):
-        payoff_cells_hold_with_the_solutions(name)
-
-    stem = name.removesuffix(".ipynb")
-    return type(f"TestPayoff_{stem}", (), {
-        "test_payoff_cells_hold_with_the_solutions": test_payoff_cells_hold_with_the_solutions,
-        "__doc__": f"{name}: its payoff cells with the reference solutions."})
-
-
-for _name in PAYOFF_NOTEBOOKS:
-    _cls = _notebook_class(_name)
-    globals()[_cls.__name__] = _cls
 
 
 def test_the_slice_keeps_what_the_payoff_cells_read_and_what_changes_it():
