@@ -107,6 +107,10 @@ def test_the_template_forks_nothing_for_a_malformed_request():
                 os.close(r)
                 os.close(w)
         assert json.loads(reply) == {"error": "bad request"} and not fds
+        with template.lock:  # a configuration without the two descriptors
+            socket.send_fds(template.sock, [json.dumps({"cwd": "/"}).encode()], [])
+            reply, fds, _, _ = socket.recv_fds(template.sock, 4096, 1)
+        assert json.loads(reply) == {"error": "bad request"} and not fds
         assert template.proc is not None and template.proc.poll() is None
 
 

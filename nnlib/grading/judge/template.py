@@ -104,22 +104,20 @@ def serve(fd: int) -> None:
             msg, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 2)
         except OSError:
             break
-        if not msg or len(fds) != 2:
+        if not msg:
             for f in fds:
                 os.close(f)
-            if not msg:
-                break
-            continue
-        events_fd, err_fd = fds
+            break
         try:
             cfg = json.loads(msg)
         except ValueError:
             cfg = None
-        if not isinstance(cfg, dict) or not isinstance(cfg.get("cwd"), str):
-            os.close(events_fd)
-            os.close(err_fd)
+        if len(fds) != 2 or not isinstance(cfg, dict) or not isinstance(cfg.get("cwd"), str):
+            for f in fds:
+                os.close(f)
             sock.send(json.dumps({"error": "bad request"}).encode())
             continue
+        events_fd, err_fd = fds
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             _become_judge(sock, cfg, events_fd, err_fd)
