@@ -132,13 +132,18 @@ class Template:
                 return _Forked(pid, fds[0])
             for fd in fds:
                 os.close(fd)
-            self._stop()
+            self._stop(at_once=True)  # it failed once: never wait on it again
             return None
 
-    def _stop(self) -> None:
-        """End the template (it exits when its socket closes), killing it if it lingers."""
+    def _stop(self, at_once: bool = False) -> None:
+        """End the template (it exits when its socket closes).
+
+        It is killed if it lingers ``TEMPLATE`` seconds, or at once with ``at_once``.
+        """
         self.sock.close()
         if self.proc is not None:
+            if at_once:
+                self.proc.kill()
             try:
                 self.proc.wait(TEMPLATE)
             except subprocess.TimeoutExpired:

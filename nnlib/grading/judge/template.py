@@ -62,7 +62,6 @@ def _reap() -> None:
 
 def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int) -> None:
     """In the forked child: become a judge as ``python -m nnlib.grading.judge`` would start."""
-    code = 1
     try:
         sock.close()
         os.setsid()
@@ -83,7 +82,7 @@ def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int) -
             traceback.print_exc()
             sys.stderr.flush()
         finally:
-            os._exit(code)
+            os._exit(1)
 
 
 def serve(fd: int) -> None:
