@@ -57,6 +57,11 @@ def _ini() -> str:
     return _ini_path
 
 
+_UNUSED_PLUGINS = ("doctest", "junitxml", "pastebin", "legacypath", "setuponly", "setupplan",
+                   "logging", "tmpdir", "monkeypatch", "subtests")
+"""pytest's own plugins that no grading run needs (no fixture, option or report of theirs)."""
+
+
 def pytest_args(root: Path, paths: Iterable[Path], capture: str = "sys") -> list[str]:
     """Command-line arguments for a grading run of the test files ``paths``.
 
@@ -68,6 +73,8 @@ def pytest_args(root: Path, paths: Iterable[Path], capture: str = "sys") -> list
     args = [
         *config, "--rootdir", str(root), "--confcutdir", str(root / "tests"),
         "-p", "no:cacheprovider", "-p", "no:stepwise",
+        # built-in plugins that a grading run never uses: each costs time in every judge
+        *(arg for name in _UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
         "--assert=plain", f"--capture={capture}", "-q", "--no-header", "-rN",
         "--tb=no",  # records carry curated messages; tracebacks would only cost time
     ]
