@@ -2,7 +2,9 @@
 deliberate mistake (and only off its own exercise), and robustness against submissions
 that raise, hang, exit, flood the output, mutate inputs or call the reference."""
 
+import ast
 import csv
+import dataclasses
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -117,27 +119,62 @@ def test_stubs_fail_every_test(stubs_grade):
     assert table.count("Score:") == 1
 
 
+def _rounds() -> list[list[Mutant]]:
+    """The mutants in rounds of different topics: round k holds each topic's k-th mutant."""
+    by_topic: dict[str, list[Mutant]] = {}
+    for m in MUTANTS:
+        by_topic.setdefault(m.topic, []).append(m)
+    return [[ms[k] for ms in by_topic.values() if k < len(ms)]
+            for k in range(max(map(len, by_topic.values())))]
+
+
+def test_no_exercise_file_imports_another():
+    """What lets mutants of different topics share a submission: a topic's tests call only
+    its own file's functions (the registry), and no file imports another."""
+    siblings = {p.stem for p in (ROOT / "solutions").glob("*.py")}
+    for p in (ROOT / "solutions").glob("*.py"):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                 for a in n.names}
+        names |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+                  if isinstance(n, ast.ImportFrom)}
+        names |= {"." for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+        assert not names & (siblings | {"."}), (p.name, names & (siblings | {"."}))
+
+
 @pytest.fixture(scope="module")
 def mutant_results(tmp_path_factory):
     """Each mutant graded, with the hidden tests, on the one topic whose file it patches.
 
-    The other nine files of a mutant submission are byte for byte the solutions' (asserted
-    below), and every topic's tests load only that topic's file, so grading them again
-    would only repeat ``solutions_grade``.
+    The mutants are graded in rounds (:func:`_rounds`): one submission per round, holding
+    each of its mutants' files, graded on the round's topics; each mutant's result is its
+    topic's records. Every topic's tests load only that topic's file and no file imports
+    another (:func:`test_no_exercise_file_imports_another`), so a mutant's records are
+    those it would get alone, and the other files of its round are the solutions' for
+    every topic but its own. Returns the results and, per mutant, its round's folder.
     """
     subs = tmp_path_factory.mktemp("mutants")
-    folders = {m.name: write_submission(m, subs / m.name) for m in MUTANTS}
+    rounds = _rounds()
+    folders = {}
+    for k, members in enumerate(rounds):
+        folder = write_submission(members[0], subs / f"round{k:02d}")
+        for m in members[1:]:
+            (folder / m.path.name).write_text(m.source(), encoding="utf-8")
+        folders.update({m.name: folder for m in members})
 
-    def one(m):
-        return m.name, grade(folders[m.name], hidden=True, topics=[m.topic])
+    def one(members):
+        g = grade(folders[members[0].name], hidden=True, topics=[m.topic for m in members])
+        return [(m.name, dataclasses.replace(g, records=[
+            r for r in g.records if r["topic"] == m.topic])) for m in members]
 
     with judges.templates(ROOT), ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(one, MUTANTS)), folders
+        return dict(pair for done in pool.map(one, rounds) for pair in done), folders
 
 
 def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solutions_grade):
     results, folders = mutant_results
     full = solutions_grade.by_topic()
+    assert sorted(results) == sorted(m.name for m in MUTANTS)
     for m in MUTANTS:
         name, function, topic = m.name, m.function, m.topic
         per = results[name].by_topic()
@@ -145,9 +182,12 @@ def test_every_mutant_loses_points_on_its_own_exercise_only(mutant_results, solu
         assert per[topic]["score"] < full[topic]["max_score"], f"{name} kept all its points"
         lost = {r["function"] for r in results[name].records if r["status"] != "passed"}
         assert function in lost, f"{name}: expected failures in {function}, got {lost}"
-        # nowhere else: every other file is the solution's, which earns full marks
+        assert (folders[name] / m.path.name).read_text(encoding="utf-8") == m.source(), name
+        # nowhere else: every topic's tests load only their own file, and every file of
+        # the round that belongs to no mutant of it is the solution's
+        mine = {n.topic for n in MUTANTS if folders[n.name] == folders[name]}
         for other in TOPICS:
-            if other != topic:
+            if other not in mine:
                 assert (folders[name] / f"{other}.py").read_bytes() == (
                     ROOT / "solutions" / f"{other}.py").read_bytes(), (name, other)
     assert all(v["score"] == v["max_score"] for v in full.values())
