@@ -19,15 +19,11 @@ from nnlib.grading.judge.sandbox import Sandbox
 __all__ = ["SandboxUnavailable", "choose", "probe"]
 
 
-
 class SandboxUnavailable(Exception):
     """The sandbox was required but cannot start here.
 
     :func:`nnlib.grading.grader.grade.grade` re-raises it as a ``SandboxRequired``.
     """
-
-
-_chosen: dict[str, Sandbox] = {}
 
 
 _chosen: dict[str, Sandbox] = {}
