@@ -24,7 +24,8 @@ from nnlib.grading.judge.channel import Channel, Deadline
 from nnlib.grading.sandboxed import protocol
 from nnlib.grading.sandboxed.protocol import ProtocolError
 
-__all__ = ["WorkerProcess", "WorkerStartError", "harden_judge", "exit_text"]
+__all__ = ["WorkerProcess", "WorkerStartError", "die_with_parent", "exit_text", "harden_judge",
+           "reap"]
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 
@@ -203,7 +204,7 @@ class WorkerProcess:
                     found = True
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(other, signal.SIGKILL)
-            _reap()
+            reap()
             if not found:
                 return
             time.sleep(0.01)
@@ -252,7 +253,8 @@ def _processes() -> list[tuple[int, int, int]]:
     return out
 
 
-def _reap() -> None:
+def reap() -> None:
+    """Collect this process's children that have ended, without waiting for the others."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)

@@ -42,16 +42,12 @@ def preload() -> None:
     import nnlib.grading.judge.plugin  # noqa: F401
     import nnlib.grading.judge.session  # noqa: F401
 
-    for name in default_plugins:
-        try:
-            __import__(f"_pytest.{name}")
-        except ImportError:
-            pass
-    # what each judge would otherwise import after the fork: pytest's debugging plugin
-    # (pdb, readline), numpy.random (the tests' generators), and the seccomp binding, whose
-    # library lookup runs ``ldconfig -p`` in a subprocess
-    for name in ("pdb", "readline", "faulthandler", "_pytest._argcomplete", "numpy.random",
-                 "ctypes.util", "sysconfig"):
+    # pytest's plugins, and what each judge would otherwise import after the fork: pytest's
+    # debugging plugin (pdb, readline), numpy.random (the tests' generators), and the
+    # seccomp binding, whose library lookup runs ``ldconfig -p`` in a subprocess
+    for name in (*(f"_pytest.{name}" for name in default_plugins), "pdb", "readline",
+                 "faulthandler", "_pytest._argcomplete", "numpy.random", "ctypes.util",
+                 "sysconfig"):
         try:
             __import__(name)
         except ImportError:
@@ -59,17 +55,6 @@ def preload() -> None:
     from nnlib.grading.judge.jail import has_seccomp
 
     has_seccomp()
-
-
-def _reap() -> None:
-    """Collect the judges that have ended (their pidfds stay valid in the grading process)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int) -> None:
@@ -99,7 +84,7 @@ def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int) -
 
 def serve(fd: int) -> None:
     """Answer requests on the socket ``fd`` until the grading process closes it."""
-    from nnlib.grading.judge.process import die_with_parent, harden_judge
+    from nnlib.grading.judge.process import die_with_parent, harden_judge, reap
 
     harden_judge()
     die_with_parent()
@@ -108,7 +93,7 @@ def serve(fd: int) -> None:
     sock = socket.socket(fileno=fd)
     while True:
         ready, _, _ = select.select([sock], [], [], 0.5)
-        _reap()
+        reap()
         if not ready:
             continue
         try:
@@ -139,7 +124,7 @@ def serve(fd: int) -> None:
             socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
         finally:
             os.close(pidfd)
-    _reap()
+    reap()
     os._exit(0)
 
 
