@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from nnlib._files import atomic_h5
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = [
     "load_digits",
@@ -51,6 +53,7 @@ def load_digits(scale: bool = True, dtype: object = np.float64) -> tuple[np.ndar
     by ``scripts/make_digits_h5.py``.
     """
     path = resources.files("nnlib") / "data" / "digits.h5"
+    import h5py  # imported when a file is read: not with nnlib
     with resources.as_file(path) as p, h5py.File(p, "r") as f:
         images = f["images"][()]
         labels = f["labels"][()]
@@ -113,6 +116,7 @@ def load_framework_reference() -> dict[str, Any]:
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in obj.attrs.items()}
 
     path = resources.files("nnlib") / "data" / "framework_reference.h5"
+    import h5py  # imported when a file is read: not with nnlib
     with resources.as_file(path) as p, h5py.File(p, "r") as f:
         out: dict[str, Any] = {"attrs": attrs(f)}
         for framework, group in f.items():
@@ -254,6 +258,7 @@ def load_h5(path: str | os.PathLike, *names: str) -> dict[str, np.ndarray]:
     if not path.exists():
         raise FileNotFoundError(f"load_h5: no such file: {path}")
     try:
+        import h5py  # imported when a file is read: not with nnlib
         f = h5py.File(path, "r")
     except OSError as e:
         raise ValueError(f"load_h5: {path} is not a readable HDF5 file ({e}).") from e

@@ -23,15 +23,17 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from nnlib import layers as _layers
 from nnlib._files import atomic_h5
 from nnlib.module import Layer
 from nnlib.sequential import Sequential
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["save", "load", "ModelFileError", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -185,6 +187,7 @@ def load(
     classes = dict(_BUILTIN)
     classes.update(custom_layers or {})
     try:
+        import h5py  # imported when a file is read: not with nnlib
         f = h5py.File(path, "r")
     except OSError as e:
         raise ModelFileError(f"load: {path} is not a readable HDF5 file ({e}).") from e

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from nnlib import datasets
@@ -261,6 +260,7 @@ def load_results(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load_results: no such file: {path}")
+    import h5py  # imported when a file is read: not with nnlib
     with h5py.File(path, "r") as f:
         kind = f.attrs.get("kind")
         if kind not in _RESULT_TYPES:
