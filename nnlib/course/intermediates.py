@@ -27,25 +27,35 @@ PARAMS = ("W1", "b1", "gamma", "beta", "W2", "b2")
 
 
 def _steps(eps: float) -> list[tuple[str, Callable[[dict], np.ndarray]]]:
+    """The forward pass, one named step each, on a stack of B networks at once.
+
+    Every array carries a leading axis of size B (or 1, broadcast), so that
+    :func:`reference_grads` runs all the perturbations of one node in one pass; a
+    per-feature vector (B, H) meets a batch (B, N, H) as ``v[:, None, :]``. ``y`` (N,)
+    is never perturbed and has no such axis.
+    """
+    def t(w: np.ndarray) -> np.ndarray:
+        return np.swapaxes(w, 1, 2)
+
     return [
-        ("hprebn", lambda v: v["X"] @ v["W1"].T + v["b1"]),
-        ("bnmeani", lambda v: v["hprebn"].mean(axis=0)),
-        ("bndiff", lambda v: v["hprebn"] - v["bnmeani"]),
+        ("hprebn", lambda v: v["X"] @ t(v["W1"]) + v["b1"][:, None, :]),
+        ("bnmeani", lambda v: v["hprebn"].mean(axis=1)),
+        ("bndiff", lambda v: v["hprebn"] - v["bnmeani"][:, None, :]),
         ("bndiff2", lambda v: v["bndiff"] ** 2),
-        ("bnvar", lambda v: v["bndiff2"].mean(axis=0)),
+        ("bnvar", lambda v: v["bndiff2"].mean(axis=1)),
         ("bnvar_inv", lambda v: (v["bnvar"] + eps) ** -0.5),
-        ("bnraw", lambda v: v["bndiff"] * v["bnvar_inv"]),
-        ("hpreact", lambda v: v["gamma"] * v["bnraw"] + v["beta"]),
+        ("bnraw", lambda v: v["bndiff"] * v["bnvar_inv"][:, None, :]),
+        ("hpreact", lambda v: v["gamma"][:, None, :] * v["bnraw"] + v["beta"][:, None, :]),
         ("h", lambda v: np.tanh(v["hpreact"])),
-        ("logits", lambda v: v["h"] @ v["W2"].T + v["b2"]),
-        ("logit_maxes", lambda v: v["logits"].max(axis=1, keepdims=True)),
+        ("logits", lambda v: v["h"] @ t(v["W2"]) + v["b2"][:, None, :]),
+        ("logit_maxes", lambda v: v["logits"].max(axis=2, keepdims=True)),
         ("norm_logits", lambda v: v["logits"] - v["logit_maxes"]),
         ("counts", lambda v: np.exp(v["norm_logits"])),
-        ("counts_sum", lambda v: v["counts"].sum(axis=1, keepdims=True)),
+        ("counts_sum", lambda v: v["counts"].sum(axis=2, keepdims=True)),
         ("counts_sum_inv", lambda v: v["counts_sum"] ** -1),
         ("probs", lambda v: v["counts"] * v["counts_sum_inv"]),
         ("logprobs", lambda v: np.log(v["probs"])),
-        ("loss", lambda v: -v["logprobs"][np.arange(v["y"].shape[0]), v["y"]].mean()),
+        ("loss", lambda v: -v["logprobs"][:, np.arange(v["y"].shape[0]), v["y"]].mean(axis=1)),
     ]
 
 
@@ -99,12 +109,13 @@ def forward_intermediates(X: np.ndarray, y: np.ndarray, params: dict[str, np.nda
         ``counts_sum_inv`` (N, 1), ``probs``, ``logprobs`` (N, C) and ``loss`` (a float).
     """
     out = _run(_env(X, y, params), _steps(eps), 0)
-    return {name: out[name] for name in STEPS}
+    return {name: float(out[name][0]) if name == "loss" else out[name][0] for name in STEPS}
 
 
 def _env(X: np.ndarray, y: np.ndarray, params: dict[str, np.ndarray]) -> dict:
-    env = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    env["X"] = np.array(X, dtype=np.float64)
+    """The inputs as a stack of one network (a leading axis of size 1); ``y`` as it is."""
+    env = {k: np.array(v, dtype=np.float64)[None] for k, v in params.items()}
+    env["X"] = np.array(X, dtype=np.float64)[None]
     env["y"] = np.asarray(y)
     return env
 
@@ -113,8 +124,11 @@ def _run(env: dict, steps: list, start: int) -> dict:
     out = dict(env)
     for name, f in steps[start:]:
         out[name] = f(out)
-    out["loss"] = float(out["loss"])
     return out
+
+
+_CHUNK = 1 << 22
+"""Entries of the largest array one pass of :func:`reference_grads` may hold (32 MiB)."""
 
 
 def reference_grads(X: np.ndarray, y: np.ndarray, params: dict[str, np.ndarray],
@@ -138,23 +152,26 @@ def reference_grads(X: np.ndarray, y: np.ndarray, params: dict[str, np.ndarray],
         first_use[name] = i + 1  # a node is perturbed after the step that made it
     for name in PARAMS + ("X",):
         first_use[name] = 0
+    widest = max(a.size for a in full.values())  # an upper bound on any one network's array
+    per_pass = max(1, _CHUNK // widest)
     grads = {}
     for name in ORDER:
         start = first_use[name]
-        value = full[name]
-        g = np.zeros_like(value)
-        for i in np.ndindex(*value.shape):
+        value = full[name][0]
+        n = value.size
+        g = np.empty(n)
+        for lo in range(0, n, per_pass):  # a stack of networks, one entry moved in each
+            k = min(per_pass, n - lo)
+            step = np.zeros((k, n))
+            step[np.arange(k), np.arange(lo, lo + k)] = h
+            step = step.reshape((k,) + value.shape)
             env = dict(full)
-            moved = value.copy()
-            moved[i] = value[i] + h
-            env[name] = moved
+            env[name] = value + step  # value[i] + h at entry i, the rest exactly as it was
             plus = _run(env, steps, start)["loss"]
-            moved = value.copy()
-            moved[i] = value[i] - h
-            env[name] = moved
+            env[name] = value - step
             minus = _run(env, steps, start)["loss"]
-            g[i] = (plus - minus) / (2 * h)
-        grads[name] = g
-    grads["logit_maxes"] = np.zeros_like(full["logit_maxes"])
-    grads["b1"] = np.zeros_like(full["b1"])
+            g[lo:lo + k] = (plus - minus) / (2 * h)
+        grads[name] = g.reshape(value.shape)
+    grads["logit_maxes"] = np.zeros_like(full["logit_maxes"][0])
+    grads["b1"] = np.zeros_like(full["b1"][0])
     return grads
