@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import sys
 from pathlib import Path
 
 from nnlib.grading.grader import judges
@@ -78,6 +79,23 @@ def test_a_class_forks_every_judge_from_one_template_that_ends_with_the_run(tmp_
     assert len(set(forked_pids)) == 4
     assert not judges._templates
     assert not _children_running("nnlib.grading.judge.template")
+
+
+def test_forked_judges_compile_the_tests_once_into_a_folder_gone_with_the_template(tmp_path):
+    folder = make_submission(tmp_path / "sub")
+    with judges.templates(ROOT):
+        (template,) = judges._templates.values()
+        cache = Path(template.pycache.name)
+        first = grade(folder, topics=["dense"])
+        compiled = {p.relative_to(cache): p.stat().st_mtime_ns for p in cache.rglob("*.pyc")}
+        second = grade(folder, topics=["dense"])
+        again = {p.relative_to(cache): p.stat().st_mtime_ns for p in cache.rglob("*.pyc")}
+        assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    tag = sys.implementation.cache_tag
+    assert {f"test_dense.{tag}.pyc", f"conftest.{tag}.pyc"} <= {p.name for p in compiled}
+    assert again == compiled  # read by the second judge, not written again
+    assert _essentials(second) == _essentials(first) and first.score == first.max_score > 0
+    assert not cache.exists()
 
 
 def test_judges_are_spawned_when_the_template_is_gone(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,10 +103,14 @@ class Template:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.lock = threading.Lock()
+        # the bytecode of the tests, compiled by the first judge that imports them and read
+        # by the others: a folder of this process's own, which no worker can see
+        self.pycache = tempfile.TemporaryDirectory(prefix="nnlib-judge-bytecode-")
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "nnlib.grading.judge.template", str(theirs.fileno())],
+                [sys.executable, "-m", "nnlib.grading.judge.template", str(theirs.fileno()),
+                 self.pycache.name],
                 pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError:
@@ -152,8 +157,10 @@ class Template:
             self.proc = None
 
     def close(self) -> None:
+        """End the template, once every judge forked from it has ended."""
         with self.lock:
             self._stop()
+            self.pycache.cleanup()
 
 
 _templates: dict[tuple[tuple[str, str], ...], Template] = {}

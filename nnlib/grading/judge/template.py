@@ -4,7 +4,7 @@ A judge spends about half of its time importing pytest, numpy, nnlib and its own
 When the grading process grades many submissions (a class), it starts one template
 (:mod:`nnlib.grading.grader.judges`) and asks it for each judge::
 
-    python -m nnlib.grading.judge.template FD     # FD: a SOCK_SEQPACKET socket
+    python -m nnlib.grading.judge.template FD [PYCACHE]   # FD: a SOCK_SEQPACKET socket
 
 The template never runs a test and never talks with a worker, so every judge forked from
 it starts in the state a freshly started judge would reach after its imports: nothing of
@@ -57,10 +57,18 @@ def preload() -> None:
     has_seccomp()
 
 
-def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int) -> None:
-    """In the forked child: become a judge as ``python -m nnlib.grading.judge`` would start."""
+def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int,
+                  pycache: str | None) -> None:
+    """In the forked child: become a judge as ``python -m nnlib.grading.judge`` would start.
+
+    With ``pycache``, the modules it imports from now on (the tests) are compiled once per
+    class run: read from that folder, or written there by the first judge to import them.
+    """
     try:
         sock.close()
+        if pycache:
+            sys.pycache_prefix = pycache
+            sys.dont_write_bytecode = False
         os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0)
@@ -82,8 +90,11 @@ def _become_judge(sock: socket.socket, cfg: dict, events_fd: int, err_fd: int) -
             os._exit(1)
 
 
-def serve(fd: int) -> None:
-    """Answer requests on the socket ``fd`` until the grading process closes it."""
+def serve(fd: int, pycache: str | None = None) -> None:
+    """Answer requests on the socket ``fd`` until the grading process closes it.
+
+    ``pycache``: a folder of the grading process for the bytecode of what judges import.
+    """
     from nnlib.grading.judge.process import die_with_parent, harden_judge, reap
 
     harden_judge()
@@ -116,7 +127,7 @@ def serve(fd: int) -> None:
         events_fd, err_fd = fds
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
-            _become_judge(sock, cfg, events_fd, err_fd)
+            _become_judge(sock, cfg, events_fd, err_fd, pycache)
         os.close(events_fd)
         os.close(err_fd)
         pidfd = os.pidfd_open(pid)
@@ -129,4 +140,4 @@ def serve(fd: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)
