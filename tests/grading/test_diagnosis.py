@@ -36,6 +36,9 @@ RIGHT_VARIANTS = textwrap.dedent("""
     checked, wrong = {}, []
 
     class Check:
+        def pytest_runtest_setup(self, item):
+            calls.reset()  # each test's own calls, as the judge records them
+
         def pytest_runtest_teardown(self, item):
             for i, (name, args, kwargs, result) in enumerate(calls.recorded()):
                 spec = VARIANTS.get(name)
@@ -54,7 +57,7 @@ RIGHT_VARIANTS = textwrap.dedent("""
 
     # no plugins but pytest's own and pytest-timeout (PYTEST_DISABLE_PLUGIN_AUTOLOAD):
     # nbval alone costs seconds of imports
-    code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "pytest_timeout",
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", "pytest_timeout", "--assert=plain",
                         "-o", "addopts=", "tests/public", "tests/hidden"], plugins=[Check()])
     print("CHECKED", sorted(checked))
     print("WRONG", wrong)
