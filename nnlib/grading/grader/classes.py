@@ -35,7 +35,7 @@ from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root
 from nnlib.grading.judge.sandbox import Sandbox
 from nnlib.grading.registry import TOPICS
 
-__all__ = ["grade_submissions", "list_submissions", "read_roster", "canvas_rows",
+__all__ = ["grade_submissions", "list_submissions", "shown_name", "read_roster", "canvas_rows",
            "CANVAS_COLUMNS"]
 
 
@@ -44,23 +44,42 @@ def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
     return Grade(records=records, problems=[why])
 
 
+def shown_name(name: str) -> str:
+    r"""A folder's name as text: bytes that are not UTF-8 written as ``\xNN`` escapes.
+
+    A zip made on another system can hold names in another encoding; Python keeps their
+    bytes as surrogates, which no file, terminal or CSV can take. ``b"caf\xe9"`` is shown
+    as ``caf\xe9``; a UTF-8 name is returned unchanged.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
     """The entries of ``base`` to grade, and ``{name: why it is not graded}`` for the rest.
 
     Every sub-folder is graded, symbolic links included (they earn 0, saying why); an entry
     whose name starts with ``.`` (``.git``, ``.ipynb_checkpoints``, a hidden folder) and a
     plain file are not, and are named with the reason so that nobody vanishes silently.
+    A folder whose name is not UTF-8 is graded under its :func:`shown_name`, unless that is
+    the name of another entry too.
     """
     entries, skipped = [], {}
-    for p in sorted(Path(base).iterdir()):
+    paths = sorted(Path(base).iterdir())
+    taken = {p.name for p in paths}
+    for p in paths:
+        name = shown_name(p.name)
         if p.name.startswith("."):
             what = "folder" if p.is_dir() else "file"
-            skipped[p.name] = (f"a hidden {what} (its name starts with '.'): not graded; "
-                               "rename it to grade it")
+            skipped[name] = (f"a hidden {what} (its name starts with '.'): not graded; "
+                             "rename it to grade it")
+        elif name != p.name and name in taken:
+            skipped[name + " (not UTF-8)"] = (
+                "its name is not UTF-8, and written with \\x escapes it is another entry's "
+                "name: not graded; rename it to grade it")
         elif p.is_dir() or p.is_symlink():
             entries.append(p)
         else:
-            skipped[p.name] = "a file, not a folder: not graded (one folder per student)"
+            skipped[name] = "a file, not a folder: not graded (one folder per student)"
     return entries, skipped
 
 
@@ -133,14 +152,15 @@ def _grade_all(entries: list[Path], collected: list[dict[str, Any]], root: Path,
     results: dict[str, Grade] = {}
 
     def one(folder: Path) -> tuple[str, Grade]:
+        name = shown_name(folder.name)
         try:
             if folder.is_symlink():
-                return folder.name, _failed_grade(
+                return name, _failed_grade(
                     collected, "the submission folder is a symbolic link: not graded")
             handin = inspect_handin(folder, topics)
-            return folder.name, _grade_handin(root, files, handin, timeout, box)
+            return name, _grade_handin(root, files, handin, timeout, box)
         except Exception as e:  # noqa: BLE001 - one submission never stops the class run
-            return folder.name, _failed_grade(collected, f"could not be graded: {e}")
+            return name, _failed_grade(collected, f"could not be graded: {shown_name(str(e))}")
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for i, (name, result) in enumerate(pool.map(one, entries), 1):
