@@ -216,6 +216,10 @@ def test_the_stubs_miss_every_function_and_say_where(in_stub_course):
     assert "batchnorm" not in stubs.report("Dense", "ReLU", "softmax_cross_entropy")
     with pytest.raises(ValueError, match="unknown layer, loss or function 'Conv2d'"):
         stubs.missing_for("Conv2d")
+    assert stubs.missing_for("dense_backward") == ["dense_backward (exercises/dense.py)"]
+    # an exercise the layers never call is not reported as written: its file is not read
+    with pytest.raises(ValueError, match=r"adam_update \(adam.py\) is not used by the layers"):
+        stubs.missing_for("adam_update")
 
 
 @pytest.mark.parametrize(("build", "words"), [

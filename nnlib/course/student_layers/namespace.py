@@ -122,8 +122,13 @@ class StudentLayers:
         for name in names:
             if name in REQUIRES:
                 needed.update(REQUIRES[name])
-            elif name in order:
+            elif name in self._files:
                 needed.add(name)
+            elif name in order:  # an exercise whose file these layers never read
+                raise ValueError(
+                    f"student_layers: {name} ({topic_of(name)}.py) is not used by the layers "
+                    f"and losses, so they do not read it; they read "
+                    f"{', '.join(sorted({Path(f).name for f in self._files.values()}))}")
             else:
                 raise ValueError(f"student_layers: unknown layer, loss or function {name!r}; "
                                  f"choose from {', '.join(LAYERS + LOSSES)}")
@@ -136,7 +141,8 @@ class StudentLayers:
         ----------
         *names : str
             Layer class names (``"Dense"``, ``"BatchNorm"``, ...), loss names
-            (``"softmax_cross_entropy"``, ...) or exercise function names. None: all.
+            (``"softmax_cross_entropy"``, ...) or the names of the exercise functions
+            they call. None: all.
 
         Returns
         -------
