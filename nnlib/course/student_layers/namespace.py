@@ -125,10 +125,8 @@ class StudentLayers:
             elif name in self._files:
                 needed.add(name)
             elif name in order:  # an exercise whose file these layers never read
-                raise ValueError(
-                    f"student_layers: {name} ({topic_of(name)}.py) is not used by the layers "
-                    f"and losses, so they do not read it; they read "
-                    f"{', '.join(sorted({Path(f).name for f in self._files.values()}))}")
+                raise ValueError(f"student_layers: {name} ({topic_of(name)}.py) is not used by "
+                                 "the layers and losses, so they do not read it")
             else:
                 raise ValueError(f"student_layers: unknown layer, loss or function {name!r}; "
                                  f"choose from {', '.join(LAYERS + LOSSES)}")
