@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     import h5py
 
 
+def temp_file(path: str | os.PathLike[str]) -> Path:
+    """Create an empty temporary file beside ``path`` (``.NAME.XXXXXXXX.tmp``) and return it.
+
+    Only the first 40 characters of the name go into the temporary one, so that a name
+    near the file system's limit (255 bytes) still gets a temporary file.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp",
+                                dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    return Path(name)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], who: str, mode: int | None = None
                 ) -> Iterator[Path]:
@@ -51,9 +64,7 @@ def atomic_path(path: str | os.PathLike[str], who: str, mode: int | None = None
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"{who}: cannot write {path}: the folder {folder} does not exist.")
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temp_file(path)
     try:
         yield tmp
         if mode is None:

@@ -138,6 +138,23 @@ def test_a_class_run_grades_folders_whose_names_are_not_utf8(tmp_path):
     assert sorted(p.name for p in json_dir.iterdir()) == ["caf\\xe9.json", "d\\xfcrer.json"]
 
 
+def test_a_class_run_checks_the_results_file_names_before_grading(tmp_path):
+    # 255 bytes is the longest name a folder may have; its results file would be longer
+    subs, json_dir, grades = tmp_path / "subs", tmp_path / "json", tmp_path / "grades.csv"
+    (subs / ("a" * 250)).mkdir(parents=True)
+    (subs / ("b" * 255)).mkdir()
+    proc = _grade("--submissions", subs, "--csv", grades, "--json-dir", json_dir)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert (f"a results file would have a name longer than the 255 bytes the file system "
+            f"allows: {'b' * 255}.json; shorten the folder's name") in proc.stderr
+    assert not grades.exists() and proc.stdout == ""  # nothing graded
+    (subs / ("b" * 255)).rmdir()
+    proc = _grade("--submissions", subs, "--csv", grades, "--json-dir", json_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in json_dir.iterdir()] == ["a" * 250 + ".json"]
+    assert grades.read_text().splitlines()[1].startswith("a" * 250 + ",0,")
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--canvas", "x.csv"], "only work with --submissions"),
     (["--submissions", ".", "--csv", "g.csv", "--roster", "r.csv"], "--roster goes with --canvas"),

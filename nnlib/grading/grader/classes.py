@@ -145,6 +145,20 @@ def canvas_rows(results: dict[str, Grade], assignment: str,
     return rows, left_out
 
 
+def _check_json_names(folder: Path, names: list[str]) -> None:
+    """Fail before grading if a student's ``<name>.json`` is too long a name for ``folder``."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    long = [n for n in names if len(os.fsencode(f"{n}.json")) > limit]
+    if long:
+        more = f" (and {len(long) - 1} more)" if len(long) > 1 else ""
+        raise GradingSetupError(
+            f"--json-dir: a results file would have a name longer than the {limit} bytes "
+            f"the file system allows: {long[0]}.json{more}; shorten the folder's name")
+
+
 def _grade_all(entries: list[Path], collected: list[dict[str, Any]], root: Path,
                files: list[Path], topics: list[str] | None, timeout: float,
                box: Sandbox, jobs: int, progress: bool) -> dict[str, Grade]:
@@ -225,6 +239,8 @@ def grade_submissions(submissions: str | os.PathLike[str],
     if not entries:
         raise GradingSetupError(f"no submission folders in {submissions}"
                                   + "".join(f"; {n}: {why}" for n, why in skipped.items()))
+    if json_dir is not None:
+        _check_json_names(Path(json_dir), [shown_name(p.name) for p in entries])
     if progress:
         for name, why in skipped.items():
             print(f"skipped {name}: {why}", flush=True)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnlib._files import write_text
+from nnlib._files import temp_file, write_text
 from nnlib.grading.impl import GradingSetupError
 from nnlib.grading.judge.records import STATUS_ORDER, Status
 from nnlib.grading.registry import MISTAKES, TOPICS
@@ -220,9 +219,7 @@ def check_output_path(path: str | os.PathLike[str], what: str = "output file") -
         raise GradingSetupError(f"cannot write the {what} {p}: the folder {folder} does "
                                   "not exist")
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        temp_file(p).unlink()
     except OSError as e:
         raise GradingSetupError(f"cannot write the {what} {p}: {e.strerror}") from None
     if p.exists() and not os.access(p, os.W_OK):
