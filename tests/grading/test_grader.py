@@ -20,7 +20,7 @@ from nnlib.grading.grader.classes import (
 )
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.grader.results import Grade, format_table, gradescope_results, safe_cell
-from nnlib.grading.impl import ImplementationError
+from nnlib.grading.impl import GradingSetupError
 from nnlib.grading.registry import MISTAKES, TOPICS, mistake
 
 from .conftest import HERE, ROOT, clean_env, make_submission, run
@@ -276,7 +276,7 @@ def test_a_roster_gives_the_canvas_columns_and_names_who_is_left_out(tmp_path):
     mapping.write_text("folder,SIS User ID\nalice-hw,S-9\n", encoding="utf-8")
     assert read_roster(mapping)["alice-hw"]["SIS User ID"] == "S-9"
     (tmp_path / "bad.csv").write_text("name,score\nx,1\n", encoding="utf-8")
-    with pytest.raises(ImplementationError, match="neither a 'folder' column nor"):
+    with pytest.raises(GradingSetupError, match="neither a 'folder' column nor"):
         read_roster(tmp_path / "bad.csv")
 
 

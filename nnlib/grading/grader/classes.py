@@ -31,7 +31,7 @@ from nnlib.grading.grader.results import (
     write_json,
 )
 from nnlib.grading.grader.submission import inspect_handin
-from nnlib.grading.impl import GradingSetupError, ImplementationError, find_root
+from nnlib.grading.impl import GradingSetupError, find_root
 from nnlib.grading.judge.sandbox import Sandbox
 from nnlib.grading.registry import TOPICS
 
@@ -101,13 +101,13 @@ def read_roster(path: str | os.PathLike[str],
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
-        raise ImplementationError(f"cannot read the roster {path}: {e.strerror}") from None
+        raise GradingSetupError(f"cannot read the roster {path}: {e.strerror}") from None
     except (csv.Error, UnicodeDecodeError) as e:
-        raise ImplementationError(f"the roster {path} is not a CSV file: {e}") from None
+        raise GradingSetupError(f"the roster {path} is not a CSV file: {e}") from None
     header = set(rows[0]) if rows else set()
     key = "folder" if "folder" in header else id_column
     if key not in header:
-        raise ImplementationError(
+        raise GradingSetupError(
             f"the roster {path} has neither a 'folder' column nor a {id_column!r} column "
             f"(it has: {', '.join(sorted(header)) or 'no header'})")
     roster: dict[str, dict[str, str]] = {}
