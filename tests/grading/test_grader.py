@@ -20,6 +20,7 @@ from nnlib.grading.grader.classes import (
 )
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.grader.results import Grade, format_table, gradescope_results, safe_cell
+from nnlib.grading.grader.submission import inspect_handin
 from nnlib.grading.impl import GradingSetupError
 from nnlib.grading.registry import MISTAKES, TOPICS, mistake
 
@@ -278,6 +279,33 @@ def test_a_roster_gives_the_canvas_columns_and_names_who_is_left_out(tmp_path):
     (tmp_path / "bad.csv").write_text("name,score\nx,1\n", encoding="utf-8")
     with pytest.raises(GradingSetupError, match="neither a 'folder' column nor"):
         read_roster(tmp_path / "bad.csv")
+
+
+def test_a_renamed_copy_of_an_exercise_file_is_named_not_graded(tmp_path):
+    # a re-download, a re-upload or a file manager's copy: "dense (1).py" is not dense.py
+    bob = tmp_path / "bob"
+    bob.mkdir()
+    for name in ("dense (1).py", "Losses.py", "adam-2.py", "adam.py", "notes (1).py"):
+        (bob / name).write_text("x = 1\n", encoding="utf-8")
+    (bob / "dropout copy.py").mkdir()  # a folder, not a file
+    h = inspect_handin(bob, ["dense", "losses", "adam", "dropout"])
+    assert list(h.files) == ["adam"]
+    assert h.problems == [
+        "Losses.py is not graded, only losses.py is: rename it to losses.py to grade that "
+        "exercise",
+        "dense (1).py is not graded, only dense.py is: rename it to dense.py to grade that "
+        "exercise"]
+    carol = tmp_path / "carol" / "exercises"
+    carol.mkdir(parents=True)
+    for name in ("dense.py", "losses_2.py"):
+        (carol / name).write_text("x = 1\n", encoding="utf-8")
+    h = inspect_handin(carol.parent, ["dense", "losses"])
+    assert list(h.files) == ["dense"] and h.layout == "exercises"
+    assert h.problems == ["exercises/losses_2.py is not graded, only exercises/losses.py is: "
+                          "rename it to losses.py to grade that exercise"]
+    h = inspect_handin(tmp_path / "bob", ["dense"], prefix="exercises/")
+    assert h.problems[0].startswith("no exercise files found")
+    assert h.problems[1].startswith("exercises/dense (1).py is not graded")
 
 
 # ------------------------------------------------------------------ crafted bad submission

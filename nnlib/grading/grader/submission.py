@@ -12,6 +12,7 @@ without following links, so that the worker sees nothing else.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from nnlib.grading.registry import TOPICS
 MAX_FILE = 1 << 20
 """Largest exercise file accepted (bytes)."""
 _IGNORED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
+_COPY_NAME = re.compile(r"(?P<base>[a-z]+)(?:\s*\(\d+\)|[ _-]+(?:copy|\d+))?\.py",
+                        re.IGNORECASE | re.ASCII)
+"""A name that a download, a re-upload or a file manager made of ``<topic>.py``:
+``dense (1).py``, ``dense-2.py``, ``dense copy.py``, ``Dense.py``."""
 
 
 @dataclass
@@ -103,12 +108,35 @@ def inspect_handin(given: str | os.PathLike[str], topics: Iterable[str] | None =
         else:
             h.files[topic] = h.folder / name
     h.problems += list(h.refused.values())
+    missing = [t for t in (topics or TOPICS) if t not in h.files and t not in h.refused]
+    for name, topic in _renamed_copies(h.folder, missing):
+        h.problems.append(f"{prefix}{inner}{name} is not graded, only {h.shown[topic]} is: "
+                          f"rename it to {topic}.py to grade that exercise")
     if not h.files and not h.refused:
         names = [f"{t}.py" for t in (topics or TOPICS)]
         example = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         h.problems.insert(0, f"no exercise files found in the submission (expected {example} "
                              "at its top, or in exercises/ inside it)")
     return h
+
+
+def _renamed_copies(folder: Path, missing: list[str]) -> list[tuple[str, str]]:
+    """``(file name, topic)``: the regular files named like a copy of a missing ``<topic>.py``.
+
+    See :data:`_COPY_NAME`.
+    """
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        m = _COPY_NAME.fullmatch(name)
+        st = _entry(folder / name)
+        if (m and m["base"].lower() in missing and st is not None
+                and stat.S_ISREG(st.st_mode)):
+            found.append((name, m["base"].lower()))
+    return found
 
 
 def copy_handin(h: Handin, dest: Path) -> None:
