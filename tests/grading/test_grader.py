@@ -285,7 +285,8 @@ def test_a_renamed_copy_of_an_exercise_file_is_named_not_graded(tmp_path):
     # a re-download, a re-upload or a file manager's copy: "dense (1).py" is not dense.py
     bob = tmp_path / "bob"
     bob.mkdir()
-    for name in ("dense (1).py", "Losses.py", "adam-2.py", "adam.py", "notes (1).py"):
+    for name in ("dense (1).py", "Losses.py", "adam-2.py", "adam.py", "notes (1).py",
+                 "dropout\r(1).py"):  # a control character is never echoed to a log
         (bob / name).write_text("x = 1\n", encoding="utf-8")
     (bob / "dropout copy.py").mkdir()  # a folder, not a file
     h = inspect_handin(bob, ["dense", "losses", "adam", "dropout"])

@@ -23,7 +23,7 @@ from nnlib.grading.registry import TOPICS
 MAX_FILE = 1 << 20
 """Largest exercise file accepted (bytes)."""
 _IGNORED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
-_COPY_NAME = re.compile(r"(?P<base>[a-z]+)(?:\s*\(\d+\)|[ _-]+(?:copy|\d+))?\.py",
+_COPY_NAME = re.compile(r"(?P<base>[a-z]+)(?: *\(\d+\)|[ _-]+(?:copy|\d+))?\.py",
                         re.IGNORECASE | re.ASCII)
 """A name that a download, a re-upload or a file manager made of ``<topic>.py``:
 ``dense (1).py``, ``dense-2.py``, ``dense copy.py``, ``Dense.py``."""
