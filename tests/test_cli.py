@@ -114,28 +114,32 @@ def test_a_class_run_names_what_it_skips_and_writes_a_canvas_file(tmp_path):
     assert rows[1].startswith(",,,bob,,0")
 
 
-def test_a_class_run_grades_folders_whose_names_are_not_utf8(tmp_path):
-    # A zip made on another system leaves names in another encoding (here Latin-1 bytes).
-    # Each is graded under its name with \x escapes; the one whose escaped name is another
-    # folder's (a literal backslash name) is not graded, saying why, so no row is ambiguous.
+def test_a_class_run_grades_folders_whose_names_are_not_utf8_or_hold_escapes(tmp_path):
+    # A zip made on another system leaves names in another encoding (here Latin-1 bytes),
+    # and a name may hold a terminal's escape sequence. Each is graded under its name with
+    # \x escapes; the one whose escaped name is another folder's (a literal backslash name)
+    # is not graded, saying why, so no row is ambiguous.
     subs = tmp_path / "subs"
     subs.mkdir()
-    for raw in (b"d\xfcrer", b"caf\xe9", b"caf\\xe9"):
+    for raw in (b"d\xfcrer", b"caf\xe9", b"caf\\xe9", b"e\x1b[2Jve"):
         os.mkdir(os.fsencode(subs) + b"/" + raw)
     shutil.copy(ROOT / "solutions" / "dense.py", os.fsencode(subs) + b"/d\xfcrer/dense.py")
     grades, json_dir = tmp_path / "grades.csv", tmp_path / "json"
     proc = _grade("--submissions", subs, "--csv", grades, "--json-dir", json_dir)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "skipped caf\\xe9 (not UTF-8): its name is not UTF-8" in out
-    assert "d\\xfcrer: " in out and "caf\\xe9: 0 / " in out
+    assert "\x1b" not in out  # the escape character itself never reaches the terminal
+    assert "skipped caf\\xe9 (escaped): its name is not UTF-8 or holds control" in out
+    assert "d\\xfcrer: " in out and "caf\\xe9: 0 / " in out and "e\\x1b[2Jve: 0 / " in out
     with open(grades, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert [r[0] for r in rows] == ["student", "caf\\xe9", "d\\xfcrer", "max_points"]
+    assert [r[0] for r in rows] == ["student", "caf\\xe9", "d\\xfcrer", "e\\x1b[2Jve",
+                                    "max_points"]
     dense = rows[0].index("dense")
     assert float(rows[1][-1]) == 0
-    assert rows[2][dense] == rows[2][-1] == rows[3][dense] and float(rows[3][dense]) > 0
-    assert sorted(p.name for p in json_dir.iterdir()) == ["caf\\xe9.json", "d\\xfcrer.json"]
+    assert rows[2][dense] == rows[2][-1] == rows[4][dense] and float(rows[4][dense]) > 0
+    assert sorted(p.name for p in json_dir.iterdir()) == [
+        "caf\\xe9.json", "d\\xfcrer.json", "e\\x1b[2Jve.json"]
 
 
 def test_a_class_run_checks_the_results_file_names_before_grading(tmp_path):

@@ -304,6 +304,11 @@ def test_a_renamed_copy_of_an_exercise_file_is_named_not_graded(tmp_path):
     assert list(h.files) == ["dense"] and h.layout == "exercises"
     assert h.problems == ["exercises/losses_2.py is not graded, only exercises/losses.py is: "
                           "rename it to losses.py to grade that exercise"]
+    eve = tmp_path / "eve" / "hw\x1b[2J\u202e"  # one folder whose name holds escapes
+    eve.mkdir(parents=True)
+    (eve / "dense.py").write_text("x = 1\n", encoding="utf-8")
+    h = inspect_handin(eve.parent, ["dense"])
+    assert h.layout == "single" and "found in hw\\x1b[2J\\u202e/ inside" in h.note
     h = inspect_handin(tmp_path / "bob", ["dense"], prefix="exercises/")
     assert h.problems[0].startswith("no exercise files found")
     assert h.problems[1].startswith("exercises/dense (1).py is not graded")

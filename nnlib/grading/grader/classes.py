@@ -30,12 +30,12 @@ from nnlib.grading.grader.results import (
     safe_cell,
     write_json,
 )
-from nnlib.grading.grader.submission import inspect_handin
+from nnlib.grading.grader.submission import inspect_handin, shown_name
 from nnlib.grading.impl import GradingSetupError, find_root
 from nnlib.grading.judge.sandbox import Sandbox
 from nnlib.grading.registry import TOPICS
 
-__all__ = ["grade_submissions", "list_submissions", "shown_name", "read_roster", "canvas_rows",
+__all__ = ["grade_submissions", "list_submissions", "read_roster", "canvas_rows",
            "CANVAS_COLUMNS"]
 
 
@@ -44,24 +44,14 @@ def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
     return Grade(records=records, problems=[why])
 
 
-def shown_name(name: str) -> str:
-    r"""A folder's name as text: bytes that are not UTF-8 written as ``\xNN`` escapes.
-
-    A zip made on another system can hold names in another encoding; Python keeps their
-    bytes as surrogates, which no file, terminal or CSV can take. ``b"caf\xe9"`` is shown
-    as ``caf\xe9``; a UTF-8 name is returned unchanged.
-    """
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
     """The entries of ``base`` to grade, and ``{name: why it is not graded}`` for the rest.
 
     Every sub-folder is graded, symbolic links included (they earn 0, saying why); an entry
     whose name starts with ``.`` (``.git``, ``.ipynb_checkpoints``, a hidden folder) and a
     plain file are not, and are named with the reason so that nobody vanishes silently.
-    A folder whose name is not UTF-8 is graded under its :func:`shown_name`, unless that is
-    the name of another entry too.
+    A folder whose name is not UTF-8, or holds control characters, is graded under its
+    :func:`~nnlib.grading.grader.submission.shown_name`, unless that is another entry's name.
     """
     entries, skipped = [], {}
     paths = sorted(Path(base).iterdir())
@@ -73,9 +63,9 @@ def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
             skipped[name] = (f"a hidden {what} (its name starts with '.'): not graded; "
                              "rename it to grade it")
         elif name != p.name and name in taken:
-            skipped[name + " (not UTF-8)"] = (
-                "its name is not UTF-8, and written with \\x escapes it is another entry's "
-                "name: not graded; rename it to grade it")
+            skipped[name + " (escaped)"] = (
+                "its name is not UTF-8 or holds control characters, and written with \\x "
+                "escapes it is another entry's name: not graded; rename it to grade it")
         elif p.is_dir() or p.is_symlink():
             entries.append(p)
         else:

@@ -27,6 +27,22 @@ _COPY_NAME = re.compile(r"(?P<base>[a-z]+)(?: *\(\d+\)|[ _-]+(?:copy|\d+))?\.py"
                         re.IGNORECASE | re.ASCII)
 """A name that a download, a re-upload or a file manager made of ``<topic>.py``:
 ``dense (1).py``, ``dense-2.py``, ``dense copy.py``, ``Dense.py``."""
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Characters never echoed from a name: control characters (a terminal's escape sequences)
+and the bidirectional overrides (which reorder what is shown)."""
+
+
+def shown_name(name: str) -> str:
+    r"""A file or folder name as text that is safe to print, write and show.
+
+    Bytes that are not UTF-8 (a zip made on another system; Python keeps them as
+    surrogates, which no file, terminal or CSV can take) and the characters of
+    :data:`_UNSHOWN` are written as escapes: ``b"caf\xe9"`` as ``caf\xe9``, an escape
+    character as ``\x1b``. Any other name is returned unchanged.
+    """
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _UNSHOWN.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                        else f"\\u{ord(m[0]):04x}", text)
 
 
 @dataclass
@@ -83,10 +99,10 @@ def inspect_handin(given: str | os.PathLike[str], topics: Iterable[str] | None =
             if len(subs) == 1 and not any(f.suffix == ".py" for f in files):
                 sub = subs[0]
                 if _has_topics(sub):
-                    h.folder, h.layout, inner = sub, "single", f"{sub.name}/"
+                    h.folder, h.layout, inner = sub, "single", f"{shown_name(sub.name)}/"
                 elif _plain_dir(sub / "exercises") and _has_topics(sub / "exercises"):
                     h.folder, h.layout = sub / "exercises", "single"
-                    inner = f"{sub.name}/exercises/"
+                    inner = f"{shown_name(sub.name)}/exercises/"
     if h.layout != "flat":
         h.note = (f"the exercise files were found in {inner} inside the submission folder "
                   "and graded as if they were at its top")
