@@ -25,8 +25,7 @@ def temp_file(path: str | os.PathLike[str]) -> Path:
     near the file system's limit (255 bytes) still gets a temporary file.
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp",
-                                dir=path.parent if str(path.parent) else ".")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(name)
 
