@@ -21,8 +21,7 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
     ``exp`` only of ``-|x|`` and use ``sigmoid(x) = exp(x) / (1 + exp(x))`` for
     negative ``x``, so that any finite input works without a warning.
 
-    Taught in notebook ``02_dense_forward`` (activations) and, for the backward
-    pass, ``03_backpropagation``.
+    Taught in notebook ``02_dense_forward`` (activations), with its backward.
 
     Parameters
     ----------
