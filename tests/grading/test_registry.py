@@ -18,10 +18,16 @@ from nnlib.grading.registry import EXERCISES, NOTEBOOKS, TOPICS, exercise, topic
 from .conftest import ROOT, clean_env
 
 
-def _doc_rows() -> dict[str, tuple[list[str], list[str]]]:
-    """``docs/grading.md``'s exercise table: topic -> (functions, notebooks)."""
-    text = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
-    table = text[text.index("## The exercises"):]
+DOC_TABLES = {"grading.md": "## The exercises",
+              "student_README.md": "| exercise file | functions | notebook |"}
+"""The docs with an exercise table (the students' README is the release's README), and where
+each table starts."""
+
+
+def _doc_rows(doc: str) -> dict[str, tuple[list[str], list[str]]]:
+    """The exercise table of ``docs/<doc>``: topic -> (functions, notebooks)."""
+    text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
+    table = text[text.index(DOC_TABLES[doc]):]
     rows = {}
     for line in table.splitlines()[1:]:
         m = re.match(r"\| `(\w+)\.py` \| (.*?) \| (.*?) \|$", line)
@@ -33,8 +39,9 @@ def _doc_rows() -> dict[str, tuple[list[str], list[str]]]:
     return rows
 
 
-def test_the_docs_table_lists_the_registry():
-    rows = _doc_rows()
+@pytest.mark.parametrize("doc", DOC_TABLES)
+def test_the_docs_tables_list_the_registry(doc):
+    rows = _doc_rows(doc)
     assert set(rows) == set(TOPICS)
     for topic, (functions, notebooks) in rows.items():
         assert functions == list(TOPICS[topic]), topic
