@@ -154,7 +154,7 @@ class Mistake:
         The fix, in one line.
     section : str
         Words of the heading of the section that teaches the right idea, in the notebook
-        of the first function (``tests/grading/test_registry.py`` checks that it exists).
+        of the first function (``tests/grading/test_diagnosis.py`` checks that it exists).
     """
 
     id: str

@@ -17,7 +17,6 @@ from nnlib.grading.registry import EXERCISES, NOTEBOOKS, TOPICS, exercise, topic
 
 from .conftest import ROOT, clean_env
 
-
 DOC_TABLES = {"grading.md": "## The exercises",
               "student_README.md": "| exercise file | functions | notebook |"}
 """The docs with an exercise table (the students' README is the release's README), and where

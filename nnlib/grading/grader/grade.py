@@ -1,4 +1,4 @@
-"""Grade exercise implementations: one submission, or a whole class in parallel.
+"""Grade one submission (a class is graded by :mod:`nnlib.grading.grader.classes`).
 
 Grading runs in two roles (see docs/grading.md):
 
@@ -10,9 +10,9 @@ Grading runs in two roles (see docs/grading.md):
   and runs the calls the judge sends it (:mod:`nnlib.grading.judge.session`).
 
 This module prepares a private copy of the hand-in (:mod:`nnlib.grading.grader.submission`),
-starts the judge, reads its records, and alone writes the results: the table, Gradescope's
-``results.json`` and the class's ``grades.csv``, each written atomically after every
-process of the submission has ended. If the judge itself stops (it should not: no student
+starts the judge, reads its records, and returns the :class:`Grade` once every process of
+the submission has ended; :mod:`nnlib.grading.grader.results` shows it as the table and
+writes Gradescope's ``results.json``. If the judge itself stops (it should not: no student
 code runs in it), the test it was running fails and the remaining tests run in a new judge.
 """
 

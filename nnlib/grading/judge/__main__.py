@@ -7,18 +7,19 @@ The grader (:mod:`nnlib.grading.grader.grade`) starts one judge per submission::
 or, when it grades many, forks each from a template (:mod:`.template`), which has
 imported the same modules once and calls :func:`judge` in every fresh child.
 
-The judge collects the tests, starts the submission's worker (:mod:`.session`, sandboxed
-where possible) when the first test needs it, runs every test with the
-``impl`` fixture calling into that worker, and streams one JSON line per event
+The judge starts the submission's worker (:mod:`.session`, sandboxed where possible),
+collects the tests while it boots, runs every test with the ``impl`` fixture calling into
+that worker, and streams one JSON line per event
 (``collected``, ``start``, ``record``, ``protections``, ``finished``) to the file
 descriptor it was given. The worker's output never reaches that descriptor, and the
 judge sends ``finished`` only after every process of the worker has ended.
 
-Configuration keys: ``root``, ``files`` (test files), ``timeout``, ``budget`` (seconds for
-the whole submission), ``skip`` (node ids already done), ``events_fd``, ``tmp`` (the grading
-process's private folder), ``dirs`` (the submission's folders, laid out by the grading
-process: :func:`nnlib.grading.judge.sandbox.prepare`), ``uid`` (the worker's, as root), ``shown``
-and ``refused`` (per topic), ``sandbox``, ``collect_only``.
+Configuration keys: ``root``, ``files`` (test files), ``timeout``, ``budget`` (seconds left
+for the submission), ``total`` (its whole limit, for the worker's CPU limit and the
+messages), ``skip`` (node ids already done), ``events_fd``, ``tmp`` (the grading process's
+private folder), ``dirs`` (the submission's folders, laid out by the grading process:
+:func:`nnlib.grading.judge.sandbox.prepare`), ``uid`` (the worker's, as root), ``shown`` and
+``refused`` (per topic), ``sandbox``, ``collect_only``.
 """
 
 from __future__ import annotations

