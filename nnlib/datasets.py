@@ -69,9 +69,9 @@ def digits_course_split(dtype: object = np.float64) -> dict[str, tuple[np.ndarra
     Notebook 05 makes this split (and shows the code): a test fifth with
     ``train_test_split(X, y, 0.2, rng=np.random.default_rng(0))``, then a validation quarter
     of the rest with ``train_test_split(..., 0.25, rng=np.random.default_rng(1))``. Every
-    later notebook and every experiment of ``nnlib.experiments`` uses the same split: the
-    training set to train, the validation set for every choice and every comparison; the test
-    set is used once, at the end of notebook 06.
+    later notebook that uses the digits and every experiment of ``nnlib.experiments`` uses
+    the same split: the training set to train, the validation set for every choice and every
+    comparison; the test set is used once, at the end of notebook 06.
 
     Parameters
     ----------

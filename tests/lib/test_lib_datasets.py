@@ -135,7 +135,8 @@ def test_datasets_are_exported():
 
 
 def test_course_split_is_notebook_05s_and_a_partition():
-    # The split notebook 05 makes by hand, and every later notebook and experiment reuses.
+    # The split notebook 05 makes by hand, and every later notebook on the digits
+    # and every experiment reuses.
     X, y = datasets.load_digits()
     X_rest, X_test, y_rest, y_test = datasets.train_test_split(X, y, 0.2,
                                                                rng=np.random.default_rng(0))
