@@ -88,7 +88,7 @@ class InitSweepResult:
         add_claim(c, "without BN, every other std stays at chance (below 20%)",
              on_grid(sc, base, others), lambda v: v < 0.2)
         # measured on seeds 0-4 (notebook 05's split): without BN 0.886-0.956 at std 0.1 and
-        # 0.3; with BN 0.875-0.986 from 0.03 to 1, 0.569-0.883 at 0.01 and 3
+        # 0.3; with BN 0.875-0.986 from 0.03 to 1, 0.569-0.903 at 0.01 and 3
         add_claim(c, "with BN, every std from 0.03 to 1 reaches 80%",
              in_range(sc, bn, 0.03, 1.0), lambda v: v > 0.8)
         # std 0.001 is left out: with BN it ends anywhere from 27% to 72% (seeds, CPUs)
