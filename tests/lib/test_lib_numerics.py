@@ -206,9 +206,12 @@ def test_gradients_are_not_aliased_to_each_other(rng):
     layer.forward(rng.standard_normal((4, 3)))
     layer.backward(rng.standard_normal((4, 2)))
     g1 = layer.grads["W"].copy()
-    layer.forward(rng.standard_normal((4, 3)))
-    layer.backward(rng.standard_normal((4, 2)))
-    assert not np.array_equal(g1, layer.grads["W"])  # overwritten, not accumulated
+    x2, dout2 = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    layer.forward(x2)
+    layer.backward(dout2)
+    # overwritten by the second batch's gradient, not accumulated onto the first
+    np.testing.assert_allclose(layer.grads["W"], dout2.T @ x2, rtol=1e-12)
+    assert not np.allclose(layer.grads["W"], g1 + dout2.T @ x2)
     assert not np.shares_memory(layer.grads["W"], layer.params["W"])
 
 
