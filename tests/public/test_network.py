@@ -64,6 +64,7 @@ def test_sgd_step_updates_in_place(impl):
     assert_close(params[0][0], W0 - 0.1, "sgd_step: W of layer 0 after W -= lr * dW")
     assert_close(params[0][1], B0 - 0.2, "sgd_step: b of layer 0 after b -= lr * db")
     assert_close(params[1][0], W1 - 0.1, "sgd_step: W of layer 1 after W -= lr * dW")
+    assert_close(params[1][1], B1 - 0.1, "sgd_step: b of layer 1 after b -= lr * db")
 
 
 @pytest.mark.points(0.5)
