@@ -36,9 +36,10 @@ def _close(actual, expected, what, rtol=1e-7):
 
 
 def _counting(seed):
-    """The reference layers, counting how often each is called."""
+    """The reference layers, counting how often each is called, and dropout's generator."""
     counts = {}
-    layers = reference_layers(np.random.default_rng(seed))
+    dropout_rng = np.random.default_rng(seed)
+    layers = reference_layers(dropout_rng)
 
     def counted(name, f):
         def g(*args, **kwargs):
@@ -47,12 +48,12 @@ def _counting(seed):
         g.__name__ = name
         return g
 
-    return {k: counted(k, f) for k, f in layers.items()}, counts
+    return {k: counted(k, f) for k, f in layers.items()}, counts, dropout_rng
 
 
 def _step_matches(impl, case, p, seed, what):
     X, y, params, running = case
-    layers, counts = _counting(seed)
+    layers, counts, _ = _counting(seed)
     out = call(impl.assembled_loss, X, y, params, running, layers, p,
                np.random.default_rng(seed))
     loss, grads, new_running = expect_tuple(out, 3, "assembled_loss")
@@ -95,9 +96,13 @@ def test_hidden_assembled_loss_calls_each_layer_as_the_network_does(impl):
 @pytest.mark.checks("assembled_predict")
 def test_hidden_assembled_predict_draws_nothing_and_uses_running_stats(impl):
     X, _, params, running = _case(9, 4, 5, 3, 84)
-    layers, counts = _counting(6)
+    layers, counts, dropout_rng = _counting(6)
+    state = dropout_rng.bit_generator.state
     logits = call(impl.assembled_predict, X, params, running, layers)
     _close(logits, reference_predict(X, params, running), "assembled_predict: the logits")
+    assert dropout_rng.bit_generator.state == state, (
+        "assembled_predict drew a dropout mask: at inference dropout is the identity "
+        "(call layers['dropout_forward'] with training=False, or not at all)")
     assert counts.get("batchnorm_forward", 0) == 0, (
         "assembled_predict called batchnorm_forward, which normalizes with the batch's "
         "statistics; in inference use batchnorm_inference with the running statistics")

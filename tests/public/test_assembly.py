@@ -88,10 +88,15 @@ def test_assembled_loss_running_statistics(impl):
 @pytest.mark.checks("assembled_predict")
 def test_assembled_predict_inference_mode(impl):
     X, _, params, running = _case()
-    layers = reference_layers(np.random.default_rng(SEED))
+    dropout_rng = np.random.default_rng(SEED)
+    layers = reference_layers(dropout_rng)
+    state = dropout_rng.bit_generator.state
     logits = call(impl.assembled_predict, X, params, running, layers)
     close(logits, reference_predict(X, params, running), "assembled_predict: the logits "
           "(inference mode: BatchNorm with the running statistics, no dropout)")
+    assert dropout_rng.bit_generator.state == state, (
+        "assembled_predict drew a dropout mask: at inference dropout is the identity "
+        "(call layers['dropout_forward'] with training=False, or not at all)")
     one = call(impl.assembled_predict, X[:1], params, running, layers)
     close(one, reference_predict(X[:1], params, running), "assembled_predict on a batch of "
           "one row")
