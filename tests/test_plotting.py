@@ -141,7 +141,7 @@ def test_decision_boundary_restores_mixed_layer_modes_and_uses_eval_mode():
 def test_decision_boundary_restores_mode_when_the_model_fails():
     rng = np.random.default_rng(2)
     model = nnlib.Sequential([nnlib.Dense(3, 2, rng=rng)])  # wrong input width
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"Dense\(3 -> 2\): expected input of shape \(N, 3\)"):
         plot_decision_boundary(model, np.zeros((4, 2)), np.zeros(4, dtype=np.int64))
     # X itself is checked before the model runs
     with pytest.raises(ValueError, match=r"\(N, 2\)"):

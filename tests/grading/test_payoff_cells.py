@@ -222,7 +222,7 @@ def test_the_course_has_payoff_cells():
 def test_the_slice_keeps_what_the_payoff_cells_read_and_what_changes_it():
     cells = ["%matplotlib inline\nimport numpy as np\nrng = np.random.default_rng(0)",
              "X = rng.normal(size=(4, 2))\nunused = 1",
-             "plot = [x for x in range(1000)]",          # nothing kept reads it
+             "plot = [x for x in range(1000)]",          # read by cell 8 (len(plot))
              "rng.normal()",                                # changes rng in place
              "def f(a):\n    return a + offset",       # reads a global when called
              "offset = 3",
