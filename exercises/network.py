@@ -12,6 +12,11 @@ after the last one (it outputs logits)::
 (out, in) and ``b`` of shape (out,). This file is self-contained: write the
 dense and ReLU steps here with numpy (you may copy from your ``dense.py`` and
 ``activations.py``).
+
+Rules: numpy only; keep the dtype of the inputs; never modify the arguments you are
+given, the arrays nor the lists that hold them (walk ``caches`` backwards by index or with
+``reversed``, do not ``pop`` from it). The one exception is :func:`sgd_step`, whose job is
+to update the arrays of ``params`` in place.
 """
 
 from __future__ import annotations
