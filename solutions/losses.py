@@ -33,7 +33,7 @@ def mse_loss(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     dpred : ndarray, same shape and dtype as ``pred``
     """
     # BEGIN SOLUTION
-    diff = pred - target
+    diff = pred - np.asarray(target, dtype=pred.dtype)  # float32 pred: float32 dpred
     return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
     # END SOLUTION
 

@@ -124,6 +124,9 @@ def test_float32_stays_float32(solutions):
     dx = model.backward(dout)
     assert out.dtype == dout.dtype == dx.dtype == np.float32
     assert all(p.grad.dtype == np.float32 for p in model.parameters())
+    # targets come as they are, e.g. float64 regression targets: the gradient keeps the
+    # predictions' dtype, as the docstring promises
+    assert solutions.mse_loss(out, np.zeros(out.shape))[1].dtype == np.float32
 
 
 # ------------------------------------------------------------------ batch norm modes
