@@ -53,7 +53,8 @@ def assembled_loss(
     statistics of the BatchNorm layer (from the mean and the biased variance of the
     batch's pre-activations, the input of BatchNorm; momentum 0.1).
 
-    Taught in notebook ``11_assemble_network``.
+    Taught in notebook ``11_assemble_network``, just before the heading "Exercise:
+    assemble the network".
 
     Parameters
     ----------
@@ -75,9 +76,11 @@ def assembled_loss(
     -------
     loss : float
     grads : dict of ndarray
-        ``d loss / d param`` for every key of ``params``, each with its shape.
+        ``d loss / d param`` for every key of ``params`` and no other key, each with its
+        parameter's shape.
     new_running : dict of ndarray
-        The updated ``mean`` and ``var`` (new arrays; ``running`` is left unchanged).
+        The updated ``mean`` and ``var``, and no other key (new arrays; ``running`` is left
+        unchanged).
     """
     raise NotImplementedError("assembled_loss is not implemented yet")
 
@@ -94,7 +97,8 @@ def assembled_predict(
     dropout is the identity (no call, nothing drawn): every row's logits depend on that
     row alone, so a batch of one works.
 
-    Taught in notebook ``11_assemble_network``.
+    Taught in notebook ``11_assemble_network``, just before the heading "Exercise:
+    assemble the network".
 
     Parameters
     ----------

@@ -35,7 +35,8 @@ import math
 def add_local(a: float, b: float) -> tuple[float, float]:
     """Local derivatives of ``out = a + b``: ``(d out / d a, d out / d b)``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -53,7 +54,8 @@ def add_local(a: float, b: float) -> tuple[float, float]:
 def mul_local(a: float, b: float) -> tuple[float, float]:
     """Local derivatives of ``out = a * b``: ``(d out / d a, d out / d b)``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -74,7 +76,8 @@ def tanh_local(x: float, out: float) -> float:
     The forward pass already computed ``out = tanh(x)``: the derivative can be written
     with ``out`` alone.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -93,7 +96,8 @@ def tanh_local(x: float, out: float) -> float:
 def exp_local(x: float, out: float) -> float:
     """Local derivative of ``out = exp(x)``: ``d out / d x``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -112,7 +116,8 @@ def exp_local(x: float, out: float) -> float:
 def pow_local(x: float, p: float) -> float:
     """Local derivative of ``out = x ** p`` for a constant exponent ``p``: ``d out / d x``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -137,7 +142,8 @@ def topological_order(parents: list[list[int]], root: int) -> list[int]:
     times in ``parents[i]`` (``x * x``) and may be used by several nodes (``x`` in
     ``x * y + x``). When several orders are valid, any of them is accepted.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -171,7 +177,8 @@ def backward(parents: list[list[int]], local_grads: list[list[float]], root: int
     visited, every node computed from it has already sent its share, so its gradient is
     complete.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------

@@ -29,7 +29,8 @@ def numerical_gradient(
     centered formula shrinks like h**2 (the one-sided ``(f(x + h e_i) - f(x)) / h``
     only like h), which is why gradient checks use it.
 
-    Taught in notebook ``01_chain_rule``, section on checking gradients numerically.
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: the
+    numerical gradient".
 
     Parameters
     ----------

@@ -20,7 +20,8 @@ def mse_loss(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
 
     ``loss = mean((pred - target)**2)`` and ``dpred = 2 (pred - target) / pred.size``.
 
-    Taught in notebook ``03_backpropagation`` (losses).
+    Taught in notebook ``03_backpropagation``, just before the heading "Exercise: the
+    losses".
 
     Parameters
     ----------
@@ -43,9 +44,11 @@ def binary_cross_entropy_with_logits(
     Per element: ``-(y log p + (1 - y) log(1 - p))``, which simplifies to
     ``max(s, 0) - s y + log(1 + exp(-|s|))`` for a logit ``s``: this form never
     overflows and never takes ``log(0)``. The gradient of the mean is
-    ``(sigmoid(logits) - y) / logits.size``.
+    ``(sigmoid(logits) - y) / logits.size``, with the sigmoid computed from ``exp(-|s|)``
+    only, as in ``sigmoid_forward`` (the tests use logits of size 1000).
 
-    Taught in notebook ``03_backpropagation`` (losses).
+    Taught in notebook ``03_backpropagation``, just before the heading "Exercise: the
+    losses".
 
     Parameters
     ----------
@@ -68,7 +71,8 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     (softmax does not change) so that large logits do not overflow, and compute
     ``log p`` as ``shifted - log(sum(exp(shifted)))`` rather than ``log(p)``.
 
-    Taught in notebook ``03_backpropagation`` (losses).
+    Taught in notebook ``03_backpropagation``, just before the heading "Exercise: the
+    losses".
 
     Parameters
     ----------

@@ -29,7 +29,8 @@ def network_forward(
 ) -> tuple[np.ndarray, object]:
     """Forward pass of the ReLU network described in the module docstring.
 
-    Taught in notebook ``04_network_backward`` (a whole network).
+    Taught in notebook ``04_network_backward``, just before the heading "Exercises: the
+    dense backward pass and a whole network".
 
     Parameters
     ----------
@@ -57,7 +58,8 @@ def network_backward(
     ``dW = dz.T @ a_in``, ``db = dz.sum(axis=0)`` and ``da_in = dz @ W``; before
     going on, a ReLU turns ``da`` into ``dz = da * (z > 0)`` of the layer below.
 
-    Taught in notebook ``04_network_backward`` (a whole network).
+    Taught in notebook ``04_network_backward``, just before the heading "Exercises: the
+    dense backward pass and a whole network".
 
     Parameters
     ----------
@@ -86,7 +88,8 @@ def sgd_step(
     ``W = W - lr * dW`` only rebinds a local name and leaves the network unchanged.
     The gradients must not be modified.
 
-    Taught in notebook ``05_training`` (gradient descent).
+    Taught in notebook ``05_training``, just before the heading "Exercise: one SGD
+    step".
 
     Parameters
     ----------

@@ -21,7 +21,8 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
     ``exp`` only of ``-|x|`` and use ``sigmoid(x) = exp(x) / (1 + exp(x))`` for
     negative ``x``, so that any finite input works without a warning.
 
-    Taught in notebook ``02_dense_forward`` (activations), with its backward.
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    activations".
 
     Parameters
     ----------
@@ -45,6 +46,9 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
 def sigmoid_backward(dout: np.ndarray, cache: object) -> np.ndarray:
     """Backward pass of :func:`sigmoid_forward`: ``dx = dout * s * (1 - s)``.
 
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    activations".
+
     Parameters
     ----------
     dout : ndarray, same shape as the forward input
@@ -65,7 +69,8 @@ def sigmoid_backward(dout: np.ndarray, cache: object) -> np.ndarray:
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
     """Rectified linear unit, elementwise: ``out = max(0, x)``.
 
-    Taught in notebook ``02_dense_forward`` (activations).
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    activations".
 
     Parameters
     ----------
@@ -86,6 +91,9 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
 
 def relu_backward(dout: np.ndarray, cache: object) -> np.ndarray:
     """Backward pass of :func:`relu_forward`: ``dx = dout * (x > 0)``.
+
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    activations".
 
     The gradient passes where the input was positive and is 0 elsewhere, including
     at exactly ``x = 0`` (the convention: ReLU has no derivative there, and 0 is the
@@ -114,7 +122,8 @@ def relu_backward(dout: np.ndarray, cache: object) -> np.ndarray:
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
     """Hyperbolic tangent, elementwise: ``t = tanh(x)`` (use ``np.tanh``).
 
-    Taught in notebook ``02_dense_forward`` (activations).
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    activations".
 
     Parameters
     ----------
@@ -134,6 +143,9 @@ def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, object]:
 
 def tanh_backward(dout: np.ndarray, cache: object) -> np.ndarray:
     """Backward pass of :func:`tanh_forward`: ``dx = dout * (1 - t**2)``.
+
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    activations".
 
     Parameters
     ----------

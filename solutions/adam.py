@@ -34,7 +34,7 @@ def adam_update(
         v_hat = v_new / (1 - beta2**t)
         w_new = w - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Taught in notebook ``06_optimizers`` (optimizers).
+    Taught in notebook ``06_optimizers``, just before the heading "Exercise: Adam".
 
     Parameters
     ----------

@@ -29,7 +29,8 @@ def batchnorm_forward(
 ) -> tuple[np.ndarray, object]:
     """Batch normalization in training mode, with the statistics of this batch.
 
-    Taught in notebook ``07_batchnorm_forward`` (the forward pass).
+    Taught in notebook ``07_batchnorm_forward``, just before the heading "Exercise: the
+    forward pass".
 
     Parameters
     ----------
@@ -64,19 +65,20 @@ def batchnorm_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`batchnorm_forward`, node by node through the graph.
 
-    With m = N and sums over the batch axis (the paper's Section 3)::
+    With sums over the batch axis (the paper's Section 3, whose m is our N)::
 
         dxhat  = dout * gamma
         dvar   = sum(dxhat * (x - mu)) * (-1/2) * (var + eps)**(-3/2)
-        dmu    = sum(-dxhat / sqrt(var + eps)) + dvar * sum(-2 (x - mu)) / m
-        dx     = dxhat / sqrt(var + eps) + dvar * 2 (x - mu) / m + dmu / m
+        dmu    = sum(-dxhat / sqrt(var + eps)) + dvar * sum(-2 (x - mu)) / N
+        dx     = dxhat / sqrt(var + eps) + dvar * 2 (x - mu) / N + dmu / N
         dgamma = sum(dout * xhat)
         dbeta  = sum(dout)
 
     Every row of the batch influences mu and var, so ``dx`` has three terms; the
-    ``dmu / m`` term is the one most often forgotten.
+    ``dmu / N`` term is the one most often forgotten.
 
-    Taught in notebook ``07_batchnorm_forward`` (the backward pass, staged).
+    Taught in notebook ``07_batchnorm_forward``, just before the heading "Exercise: the
+    backward pass, staged".
 
     Parameters
     ----------
@@ -106,13 +108,14 @@ def batchnorm_backward_fast(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`batchnorm_forward` in the simplified closed form.
 
-    Simplifying the staged equations gives, per feature, with m = N::
+    Simplifying the staged equations gives, per feature, with N rows::
 
-        dx = gamma / (m * sqrt(var + eps)) * (m * dout - sum(dout) - xhat * sum(dout * xhat))
+        dx = gamma / (N * sqrt(var + eps)) * (N * dout - sum(dout) - xhat * sum(dout * xhat))
 
     It must agree with :func:`batchnorm_backward` up to rounding.
 
-    Taught in notebook ``08_batchnorm_backward`` (the compact backward pass).
+    Taught in notebook ``08_batchnorm_backward``, just before the heading "Exercise: the
+    backward pass, compact".
 
     Parameters
     ----------
@@ -149,12 +152,13 @@ def batchnorm_inference(
     affine map per feature, so any batch size works (even 1) and the rows do not
     influence each other.
 
-    Taught in notebook ``09_batchnorm_inference`` (training versus inference).
+    Taught in notebook ``09_batchnorm_inference``, just before the heading "Exercise:
+    inference and running statistics".
 
     Parameters
     ----------
     x : ndarray, shape (N, D)
-    gamma, beta, running_mean, running_var : ndarray, shape (D,)
+    gamma, beta, running_mean, running_var : ndarray, shape (D,), in the dtype of ``x``
     eps : float
 
     Returns
@@ -187,7 +191,8 @@ def running_stats_update(
     stores the biased ``batch_var`` without the factor n / (n - 1): notebook 09 measures
     the difference.)
 
-    Taught in notebook ``09_batchnorm_inference`` (running statistics).
+    Taught in notebook ``09_batchnorm_inference``, just before the heading "Exercise:
+    inference and running statistics".
 
     Parameters
     ----------

@@ -18,7 +18,8 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
 
     Per example n and output unit j: ``z[n, j] = sum_k W[j, k] x[n, k] + b[j]``.
 
-    Taught in notebook ``02_dense_forward`` (the dense layer).
+    Taught in notebook ``02_dense_forward``, just before the heading "Exercise: the
+    dense forward pass".
 
     Parameters
     ----------
@@ -49,7 +50,8 @@ def dense_backward(dz: np.ndarray, cache: object) -> tuple[np.ndarray, np.ndarra
     Check the shapes: each gradient has exactly the shape of the array it belongs
     to. Do not divide by N here: the loss's gradient already carries the 1/N.
 
-    Taught in notebook ``04_network_backward`` (backward through a dense layer).
+    Taught in notebook ``04_network_backward``, just before the heading "Exercises: the
+    dense backward pass and a whole network".
 
     Parameters
     ----------

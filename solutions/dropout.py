@@ -23,7 +23,8 @@ def dropout_forward(
     With ``training=False`` return a copy of ``x`` unchanged (and draw nothing
     from ``rng``).
 
-    Taught in notebook ``10_dropout_layernorm`` (dropout).
+    Taught in notebook ``10_dropout_layernorm``, just before the heading "Exercise:
+    dropout".
 
     Parameters
     ----------
@@ -57,6 +58,9 @@ def dropout_forward(
 
 def dropout_backward(dout: np.ndarray, cache: object) -> np.ndarray:
     """Backward pass of :func:`dropout_forward`: ``dx = dout * mask / (1 - p)``.
+
+    Taught in notebook ``10_dropout_layernorm``, just before the heading "Exercise:
+    dropout".
 
     Use the *same* mask as the forward pass (do not draw a new one). After an
     inference-mode forward, the gradient passes through unchanged.

@@ -35,7 +35,8 @@ import math
 def add_local(a: float, b: float) -> tuple[float, float]:
     """Local derivatives of ``out = a + b``: ``(d out / d a, d out / d b)``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -55,7 +56,8 @@ def add_local(a: float, b: float) -> tuple[float, float]:
 def mul_local(a: float, b: float) -> tuple[float, float]:
     """Local derivatives of ``out = a * b``: ``(d out / d a, d out / d b)``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -78,7 +80,8 @@ def tanh_local(x: float, out: float) -> float:
     The forward pass already computed ``out = tanh(x)``: the derivative can be written
     with ``out`` alone.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -99,7 +102,8 @@ def tanh_local(x: float, out: float) -> float:
 def exp_local(x: float, out: float) -> float:
     """Local derivative of ``out = exp(x)``: ``d out / d x``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -120,7 +124,8 @@ def exp_local(x: float, out: float) -> float:
 def pow_local(x: float, p: float) -> float:
     """Local derivative of ``out = x ** p`` for a constant exponent ``p``: ``d out / d x``.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -147,7 +152,8 @@ def topological_order(parents: list[list[int]], root: int) -> list[int]:
     times in ``parents[i]`` (``x * x``) and may be used by several nodes (``x`` in
     ``x * y + x``). When several orders are valid, any of them is accepted.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------
@@ -199,7 +205,8 @@ def backward(parents: list[list[int]], local_grads: list[list[float]], root: int
     visited, every node computed from it has already sent its share, so its gradient is
     complete.
 
-    Taught in notebook ``01_chain_rule`` (your own engine).
+    Taught in notebook ``01_chain_rule``, just before the heading "Exercise: your own
+    engine".
 
     Parameters
     ----------

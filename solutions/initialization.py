@@ -23,7 +23,8 @@ def small_init(
     This is the classic ``randn(out, in) * 0.01``. It works for shallow networks,
     but the signal shrinks layer after layer in deep ones.
 
-    Taught in notebook ``05_training`` (initialization).
+    Taught in notebook ``05_training``, just before the heading "Exercise: the three
+    initializers".
 
     Parameters
     ----------
@@ -48,7 +49,8 @@ def xavier_init(fan_out: int, fan_in: int, rng: np.random.Generator) -> np.ndarr
     Keeps the variance of activations and of gradients roughly constant across
     layers with symmetric activations such as tanh (Glorot & Bengio, 2010).
 
-    Taught in notebook ``05_training`` (initialization).
+    Taught in notebook ``05_training``, just before the heading "Exercise: the three
+    initializers".
 
     Parameters
     ----------
@@ -71,7 +73,8 @@ def he_init(fan_out: int, fan_in: int, rng: np.random.Generator) -> np.ndarray:
     ReLU zeroes half of its inputs, halving the variance; the factor 2 makes up
     for it (He et al., 2015).
 
-    Taught in notebook ``05_training`` (initialization).
+    Taught in notebook ``05_training``, just before the heading "Exercise: the three
+    initializers".
 
     Parameters
     ----------

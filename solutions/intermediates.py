@@ -40,7 +40,8 @@ def intermediate_grads(
 ) -> dict[str, np.ndarray]:
     """The gradient of the loss with respect to every intermediate (see the module docstring).
 
-    Taught in notebook ``08_batchnorm_backward`` (backprop through every intermediate).
+    Taught in notebook ``08_batchnorm_backward``, just before the heading "Exercise: the
+    gradient of every intermediate".
     Each gradient is checked on its own, from the loss backwards; the first wrong one
     is named (every gradient after it is computed from it).
 

@@ -23,7 +23,8 @@ def layernorm_forward(
 ) -> tuple[np.ndarray, object]:
     """Layer normalization of each row, then a per-feature scale and shift.
 
-    Taught in notebook ``10_dropout_layernorm`` (layer normalization).
+    Taught in notebook ``10_dropout_layernorm``, just before the heading "Exercise:
+    layer normalization".
 
     Parameters
     ----------
@@ -59,7 +60,8 @@ def layernorm_backward(
     parameter gradients sum over the batch, as for batch normalization. Check each stage
     numerically before you move on; the compact form is optional.
 
-    Taught in notebook ``10_dropout_layernorm`` (layer normalization).
+    Taught in notebook ``10_dropout_layernorm``, just before the heading "Exercise:
+    layer normalization".
 
     Parameters
     ----------

@@ -4,6 +4,7 @@ adding one entry (with its solution and tests) is all a new exercise needs."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import subprocess
@@ -67,6 +68,28 @@ def _checked_functions(folder: Path) -> dict[str, set[str]]:
                 names.add(node.args[0].value)
         out[f.name] = names
     return out
+
+
+def _headings(notebook: str) -> set[str]:
+    """The markdown headings of ``course/<notebook>.ipynb``, without their ``#``."""
+    nb = json.loads((ROOT / "course" / f"{notebook}.ipynb").read_text(encoding="utf-8"))
+    return {line.lstrip("#").strip() for cell in nb["cells"] if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines() if re.match(r"#{1,6} ", line)}
+
+
+def test_every_docstring_names_its_notebook_and_the_heading_of_its_exercise():
+    # what a student reads in exercises/ (the stubs keep the solutions' docstrings)
+    pattern = re.compile(r'Taught in notebook ``(\w+)``, just before the heading "([^"]+)"\.')
+    for topic, functions in TOPICS.items():
+        tree = ast.parse((ROOT / "solutions" / f"{topic}.py").read_text(encoding="utf-8"))
+        docs = {n.name: " ".join((ast.get_docstring(n) or "").split())
+                for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for function in functions:
+            found = pattern.findall(docs[function])
+            assert len(found) == 1, (function, found)
+            notebook, heading = found[0]
+            assert notebook == exercise(function).notebook, function
+            assert heading in _headings(notebook), (function, heading)
 
 
 def test_every_test_checks_a_registered_function_of_its_topic_and_each_has_tests():
