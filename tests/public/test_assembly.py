@@ -48,9 +48,29 @@ def close(actual, expected, what, rtol=1e-7):
                              f"expected {np.linalg.norm(expected):.3g})")
 
 
-def step(impl, X, y, params, running, p):
-    out = call(impl.assembled_loss, X, y, params, running,
-               reference_layers(np.random.default_rng(SEED)), p, np.random.default_rng(SEED))
+CALLS = {"dense_forward": 2, "dense_backward": 2, "batchnorm_forward": 1,
+         "batchnorm_backward_fast": 1, "relu_forward": 1, "relu_backward": 1,
+         "dropout_forward": 1, "dropout_backward": 1, "softmax_cross_entropy": 1,
+         "running_stats_update": 1}
+"""How often one training step of the network calls each layer function."""
+
+
+def _counting(layers, counts):
+    """``layers``, each function counting its calls in ``counts``."""
+    def counted(name, f):
+        def g(*args, **kwargs):
+            counts[name] = counts.get(name, 0) + 1
+            return f(*args, **kwargs)
+        return g
+    return {name: counted(name, f) for name, f in layers.items()}
+
+
+def step(impl, X, y, params, running, p, counts=None):
+    layers = reference_layers(np.random.default_rng(SEED))
+    if counts is not None:
+        layers = _counting(layers, counts)
+    out = call(impl.assembled_loss, X, y, params, running, layers, p,
+               np.random.default_rng(SEED))
     loss, grads, new_running = expect_tuple(out, 3, "assembled_loss")
     for name, d, keys in (("grads", grads, params), ("new_running", new_running, running)):
         if not isinstance(d, dict) or set(d) != set(keys):
@@ -64,12 +84,21 @@ def step(impl, X, y, params, running, p):
 @pytest.mark.checks("assembled_loss")
 def test_assembled_loss_and_gradients(impl):
     X, y, params, running = _case()
-    loss, grads, _ = step(impl, X, y, params, running, 0.5)
+    counts = {}
+    loss, grads, _ = step(impl, X, y, params, running, 0.5, counts)
     ref_loss, ref_grads, _ = reference_step(X, y, params, running, 0.5, SEED)
     close(loss, ref_loss, "assembled_loss: the loss (training mode: BatchNorm with the batch "
           "statistics, dropout with p=0.5)")
     for name in ("W2", "b2", "gamma", "beta", "W1", "b1"):
         close(grads[name], ref_grads[name], f"assembled_loss: the gradient of {name}")
+    for name, n in CALLS.items():  # each layer function where the network uses it, no more
+        assert counts.get(name, 0) == n, (
+            f"assembled_loss called layers[{name!r}] {counts.get(name, 0)} times in one "
+            f"training step; the network uses it {n} time{'s' if n > 1 else ''}")
+    assert set(counts) <= set(CALLS), (
+        f"assembled_loss called {sorted(set(counts) - set(CALLS))} in a training step, which "
+        "the network does not use there (BatchNorm in training mode normalizes with the "
+        "batch's statistics)")
 
 
 @pytest.mark.points(1)

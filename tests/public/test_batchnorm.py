@@ -41,21 +41,40 @@ def test_batchnorm_forward_values(impl):
     out, _ = call(impl.batchnorm_forward, X, GAMMA, BETA)
     assert_close(out, _reference(X, GAMMA, BETA)[0], "batchnorm_forward: out",
                  dtype=np.float64)
+    # a batch of two with the eps it is given (small values, so that eps counts)
+    x2 = np.array([[0.01, 1.0, 3.0], [0.03, -1.0, 5.0]])
+    g2, b2 = np.array([1.0, 0.5, 2.0]), np.array([0.0, 1.0, -1.0])
+    out, _ = call(impl.batchnorm_forward, x2, g2, b2, eps=1e-3)
+    assert_close(out, _reference(x2, g2, b2, eps=1e-3)[0], "batchnorm_forward with N=2 and "
+                 "eps=1e-3 (use the eps argument; biased variance: divide by N)",
+                 dtype=np.float64)
+    # a constant feature: its variance is 0, and eps keeps the division finite
+    x3 = X.copy()
+    x3[:, 1] = 4.0
+    out, _ = call(impl.batchnorm_forward, x3, GAMMA, BETA)
+    assert_close(out, _reference(x3, GAMMA, BETA)[0], "batchnorm_forward with a constant "
+                 "feature (variance 0: eps keeps the division finite)", dtype=np.float64)
 
 
 def _check_backward(impl, fn_name):
-    _, cache = forward_for_backward(impl, "batchnorm_forward", X, GAMMA, BETA,
-                                    expected=_reference(X, GAMMA, BETA)[0], judged=fn_name)
-    dout = np.array([[1.0, -1.0], [0.5, 2.0], [-2.0, 0.0], [0.25, 1.0]])
-    grads = expect_tuple(call(getattr(impl, fn_name), dout, cache), 3, fn_name)
-    _, xhat = _reference(X, GAMMA, BETA)
-    m = X.shape[0]
-    invstd = 1 / np.sqrt(X.var(axis=0) + 1e-5)
-    dx = GAMMA * invstd / m * (m * dout - dout.sum(axis=0) - xhat * (dout * xhat).sum(axis=0))
-    assert_close(grads[0], dx, f"{fn_name}: dx", dtype=np.float64)
-    assert_close(grads[1], (dout * xhat).sum(axis=0), f"{fn_name}: dgamma = sum(dout * xhat)",
-                 dtype=np.float64)
-    assert_close(grads[2], dout.sum(axis=0), f"{fn_name}: dbeta = sum(dout)", dtype=np.float64)
+    # the four-row batch, then a batch of two (where every term of dx counts)
+    for x, dout, what in ((X, np.array([[1.0, -1.0], [0.5, 2.0], [-2.0, 0.0], [0.25, 1.0]]),
+                           ""),
+                          (X[:2], np.array([[1.0, -0.5], [0.25, 2.0]]), " with N=2")):
+        _, cache = forward_for_backward(impl, "batchnorm_forward", x, GAMMA, BETA,
+                                        expected=_reference(x, GAMMA, BETA)[0],
+                                        judged=fn_name)
+        grads = expect_tuple(call(getattr(impl, fn_name), dout, cache), 3, fn_name)
+        _, xhat = _reference(x, GAMMA, BETA)
+        m = x.shape[0]
+        invstd = 1 / np.sqrt(x.var(axis=0) + 1e-5)
+        dx = GAMMA * invstd / m * (m * dout - dout.sum(axis=0)
+                                   - xhat * (dout * xhat).sum(axis=0))
+        assert_close(grads[0], dx, f"{fn_name}{what}: dx", dtype=np.float64)
+        assert_close(grads[1], (dout * xhat).sum(axis=0), f"{fn_name}{what}: dgamma = "
+                     "sum(dout * xhat)", dtype=np.float64)
+        assert_close(grads[2], dout.sum(axis=0), f"{fn_name}{what}: dbeta = sum(dout)",
+                     dtype=np.float64)
 
 
 @pytest.mark.points(3)

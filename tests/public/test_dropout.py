@@ -97,6 +97,12 @@ def test_dropout_backward_uses_the_forward_mask(impl):
     expected = np.where(out != 0, dout / (1 - p), 0.0)
     assert_close(dx, expected, "dropout_backward: dx = dout * mask / (1 - p) with the mask of "
                  "the forward pass", dtype=np.float64)
+    # after an inference-mode forward nothing was dropped: the gradient passes unchanged
+    _, cache = forward_for_backward(impl, "dropout_forward", X, p, np.random.default_rng(1),
+                                    training=False, expected=X, judged="dropout_backward")
+    dx = call(impl.dropout_backward, dout, cache)
+    assert_close(dx, dout, "dropout_backward after an inference-mode forward "
+                 "(training=False): dx = dout", dtype=np.float64)
 
 
 @pytest.mark.points(0.5)
@@ -183,3 +189,10 @@ def test_dropout_uses_only_the_generator(impl):
     assert np.array_equal(a, b), (
         "dropout_forward: the same generator seed must give the same mask")
     _dropped(X, 0.25)(a)
+    rng = np.random.default_rng(8)
+    c, _ = expect_tuple(call(impl.dropout_forward, X, 0.25, rng), 2, "dropout_forward")
+    d, _ = expect_tuple(call(impl.dropout_forward, X, 0.25, rng), 2, "dropout_forward")
+    assert not np.array_equal(c == 0, d == 0), (
+        "dropout_forward: two calls with the same generator must draw different masks (a new "
+        "mask for every batch): draw from the rng you are given, not from a generator of "
+        "your own")

@@ -184,6 +184,29 @@ def test_backward(impl):
     except Exception:
         wait_for_order(impl, parents, 0)
         raise
+    # a chain of 3000 operations, deeper than Python's recursion limit
+    n = 3000
+    parents = [[i + 1] for i in range(n - 1)] + [[]]
+    local = [[1.0 + 0.001 * (i % 7)] for i in range(n - 1)] + [[]]
+    expected = _reference(parents, local, 0, list(range(n - 1, -1, -1)))
+    try:
+        try:
+            grads = call(impl.backward, parents, local, 0)
+        except Exception as e:
+            if "Recursion" in f"{type(e).__name__} {e}":
+                raise AssertionError("backward on a chain of 3000 nodes exceeded Python's "
+                                     "recursion limit: keep your own stack (a list) instead "
+                                     "of recursing") from None
+            raise
+        if not isinstance(grads, (list, tuple, np.ndarray)) or len(grads) != n:
+            raise AssertionError(f"backward on a chain of {n} nodes must return {n} "
+                                 f"gradients, got {type(grads).__name__}")
+        for i in (1, n // 2, n - 1):
+            _close(grads[i], expected[i], f"backward on a chain of {n} nodes: the gradient "
+                   f"of node {i}", rtol=1e-8)
+    except Exception:
+        wait_for_order(impl, parents, 0)
+        raise
 
 
 def wait_for_order(impl, parents, root):

@@ -8,8 +8,8 @@ from nnlib.grading.judge.testing import call, global_random_state
 FAN_OUT, FAN_IN = 200, 300
 
 
-def _draw(fn, *extra):
-    W = call(fn, FAN_OUT, FAN_IN, np.random.default_rng(0), *extra)
+def _draw(fn, *extra, seed=0, **kwargs):
+    W = call(fn, FAN_OUT, FAN_IN, np.random.default_rng(seed), *extra, **kwargs)
     name = fn.__name__
     assert isinstance(W, np.ndarray), f"{name} must return a numpy array, got {type(W).__name__}"
     assert W.shape == (FAN_OUT, FAN_IN), (
@@ -30,6 +30,7 @@ def _check_std(W, std, name):
 def test_small_init_shape_and_std(impl):
     W = _draw(impl.small_init)
     _check_std(W, 0.01, "small_init")
+    _check_std(_draw(impl.small_init, scale=0.1), 0.1, "small_init(..., scale=0.1)")
 
 
 @pytest.mark.points(1)
@@ -57,6 +58,9 @@ def test_he_init_is_reproducible(impl):
     assert np.array_equal(a, b), (
         "he_init: the same generator seed must give the same weights; draw from rng, "
         "not from np.random")
+    assert not np.array_equal(a, _draw(impl.he_init, seed=1)), (
+        "he_init: different generator seeds must give different weights; draw from the rng "
+        "you are given, not from a generator of your own")
     _check_std(a, np.sqrt(2 / FAN_IN), "he_init (std sqrt(2 / fan_in))")
 
 
@@ -71,5 +75,8 @@ def test_init_uses_only_the_generator(impl, name):
     assert global_random_state() == state, (
         f"{name} used numpy's global random state (np.random.*); draw from rng instead")
     assert np.array_equal(a, b), f"{name}: the same generator seed must give the same weights"
+    assert not np.array_equal(a, _draw(fn, seed=1)), (
+        f"{name}: different generator seeds must give different weights; draw from the rng "
+        "you are given, not from a generator of your own")
     std = 0.01 if name == "small_init" else np.sqrt(2 / (FAN_IN + FAN_OUT))
     _check_std(a, std, name)

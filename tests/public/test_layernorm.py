@@ -21,6 +21,15 @@ def test_layernorm_forward_values(impl):
     out, _ = expect_tuple(call(impl.layernorm_forward, X, GAMMA, BETA), 2, "layernorm_forward")
     assert_close(out, GAMMA * _xhat(X) + BETA, "layernorm_forward: out (each row normalized "
                  "over its features, axis 1)", dtype=np.float64)
+    # a batch of one row works (the statistics are per row), and so does a constant row
+    out, _ = expect_tuple(call(impl.layernorm_forward, X[:1], GAMMA, BETA), 2,
+                          "layernorm_forward")
+    assert_close(out, GAMMA * _xhat(X[:1]) + BETA, "layernorm_forward on a batch of one "
+                 "(statistics over the features, axis 1)", dtype=np.float64)
+    x = np.vstack([X, np.full((1, 4), 7.0)])
+    out, _ = expect_tuple(call(impl.layernorm_forward, x, GAMMA, BETA), 2, "layernorm_forward")
+    assert_close(out, GAMMA * _xhat(x) + BETA, "layernorm_forward with a constant row "
+                 "(variance 0: eps keeps the division finite)", dtype=np.float64)
 
 
 @pytest.mark.points(2)

@@ -21,7 +21,15 @@ def test_mse_loss_values(impl):
     assert abs(_loss_value(loss, "mse_loss") - 5 / 3) < 1e-12, (
         f"mse_loss: mean((pred - target)**2) is 5/3 here, got {float(loss)}")
     assert_close(dpred, np.array([[2 / 3], [0.0], [4 / 3]]),
-                 "mse_loss: dpred = 2 (pred - target) / N", dtype=np.float64)
+                 "mse_loss: dpred = 2 (pred - target) / pred.size", dtype=np.float64)
+    # two outputs per row: the mean is over all pred.size = 6 elements, not over the N rows
+    pred2 = np.array([[1.0, 0.0], [2.0, 1.0], [4.0, -1.0]])
+    target2 = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 1.0]])
+    loss, dpred = expect_tuple(call(impl.mse_loss, pred2, target2), 2, "mse_loss")
+    assert abs(_loss_value(loss, "mse_loss") - 10 / 6) < 1e-12, (
+        f"mse_loss on a (3, 2) pred: the mean over all 6 elements is 10/6, got {float(loss)}")
+    assert_close(dpred, (pred2 - target2) / 3, "mse_loss on a (3, 2) pred: dpred = "
+                 "2 (pred - target) / pred.size, with pred.size = 6", dtype=np.float64)
 
 
 @pytest.mark.points(2)

@@ -22,12 +22,36 @@ def _reference():
     return z0, a1, a1 @ W1.T + B1
 
 
+def _deep(sizes):
+    """Parameters of a network of any depth (``sizes``: input width, then each layer's)."""
+    rng = np.random.default_rng(len(sizes))
+    return [(rng.standard_normal((o, i)), rng.standard_normal(o))
+            for i, o in zip(sizes[:-1], sizes[1:], strict=False)]
+
+
+def _deep_forward(X, params):
+    """Logits and, per layer, its input and pre-activation (the reference's forward)."""
+    a, seen = X, []
+    for k, (W, b) in enumerate(params):
+        z = a @ W.T + b
+        seen.append((a, z))
+        a = z if k == len(params) - 1 else np.maximum(z, 0)
+    return a, seen
+
+
 @pytest.mark.points(2)
 @pytest.mark.checks("network_forward")
 def test_network_forward_values(impl):
     logits, _ = expect_tuple(call(impl.network_forward, X, _params()), 2, "network_forward")
     assert_close(logits, _reference()[2], "network_forward: logits of a 2-layer ReLU network "
                  "(no activation after the last layer)", dtype=np.float64)
+    # any number of layers: loop over params, not two hard-coded layers
+    for sizes in ([2, 3], [2, 4, 3, 2]):
+        params = _deep(sizes)
+        logits, _ = expect_tuple(call(impl.network_forward, X, params), 2, "network_forward")
+        assert_close(logits, _deep_forward(X, params)[0], f"network_forward: logits of a "
+                     f"{len(params)}-layer network ({'-'.join(map(str, sizes))})",
+                     dtype=np.float64)
 
 
 @pytest.mark.points(2)
@@ -48,6 +72,27 @@ def test_network_backward_values(impl):
         got = expect_tuple(grads[i], 2, f"network_backward: entry {i}")
         assert_close(got[0], dW, f"network_backward: dW of layer {i}", dtype=np.float64)
         assert_close(got[1], db, f"network_backward: db of layer {i}", dtype=np.float64)
+    # any number of layers: one (dW, db) pair per layer, walked from the last to the first
+    for sizes in ([2, 3], [2, 4, 3, 2]):
+        params = _deep(sizes)
+        logits, seen = _deep_forward(X, params)
+        _, caches = forward_for_backward(impl, "network_forward", X, params, expected=logits,
+                                         judged="network_backward")
+        dlogits = np.random.default_rng(7).standard_normal(logits.shape)
+        grads = call(impl.network_backward, dlogits, caches)
+        name = f"a {len(params)}-layer network"
+        assert isinstance(grads, (list, tuple)) and len(grads) == len(params), (
+            f"network_backward on {name} must return {len(params)} (dW, db) pairs")
+        dz = dlogits
+        for i in reversed(range(len(params))):
+            a, _ = seen[i]
+            got = expect_tuple(grads[i], 2, f"network_backward: entry {i}")
+            assert_close(got[0], dz.T @ a, f"network_backward on {name}: dW of layer {i}",
+                         dtype=np.float64)
+            assert_close(got[1], dz.sum(axis=0), f"network_backward on {name}: db of layer "
+                         f"{i}", dtype=np.float64)
+            if i:
+                dz = (dz @ params[i][0]) * (seen[i - 1][1] > 0)
 
 
 @pytest.mark.points(2)
