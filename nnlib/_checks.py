@@ -24,6 +24,21 @@ def _name(who: Who) -> str:
     return who if isinstance(who, str) else str(who.name)
 
 
+def as_float(x: Any, who: Who) -> np.ndarray:
+    """``x`` as a floating array: floats as they are, integers and booleans as float64.
+
+    Complex numbers, strings and objects are refused (a TypeError naming ``who``): casting
+    them would silently drop an imaginary part, or fail deep inside numpy.
+    """
+    x = np.asarray(x)
+    kind = x.dtype.kind
+    if kind == "f":
+        return x
+    if kind in "biu":
+        return x.astype(np.float64)
+    raise TypeError(f"{_name(who)}: expected real numbers, got an array of dtype {x.dtype}.")
+
+
 def as_batch(x: np.ndarray, who: Who, features: int | None = None) -> np.ndarray:
     """Check that ``x`` is a 2-D batch of shape (N, features) and return it as an array.
 
@@ -101,6 +116,8 @@ def match_dtype(x: np.ndarray, dtype: np.dtype, who: Who) -> np.ndarray:
             f"{_name(who)}: holds {dtype} parameters but received {x.dtype} input; convert "
             f"the input with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}."
         )
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"{_name(who)}: expected real numbers, got an array of dtype {x.dtype}.")
     return x.astype(dtype)
 
 

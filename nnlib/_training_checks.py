@@ -80,7 +80,16 @@ def check_X(X: Any, who: str, name: str = "X") -> np.ndarray:
                          f"row, got shape {X.shape}{hint}.")
     if X.shape[0] == 0:
         raise ValueError(f"{who}: {name} has no rows, shape {X.shape}.")
+    _check_finite(X, who, name)
     return X
+
+
+def _check_finite(a: np.ndarray, who: str, name: str) -> None:
+    """A ValueError naming the first NaN or infinite entry of ``a`` (a float array), if any."""
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{who}: {name} contains {a[first]} at index {first}; the data must "
+                         "be finite (remove or fill those entries first).")
 
 
 def check_targets(y: Any, n: int, kind: str, out_shape: tuple[int, ...], who: str,
@@ -109,6 +118,7 @@ def check_targets(y: Any, n: int, kind: str, out_shape: tuple[int, ...], who: st
     if kind in ("binary", "regression") and y.shape[1:] != tuple(out_shape[1:]):
         raise ValueError(f"{who}: {name} must have the shape of the model's output, "
                          f"(N,) + {tuple(out_shape[1:])}, got shape {y.shape}.")
+    _check_finite(y, who, name)
     if kind == "binary" and (np.any(y < 0) or np.any(y > 1)):
         raise ValueError(f"{who}: binary_cross_entropy needs targets in [0, 1], "
                          f"got values from {y.min()} to {y.max()}.")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nnlib._checks import class_labels
 from nnlib._files import atomic_h5
 
 if TYPE_CHECKING:
@@ -219,8 +220,9 @@ def train_test_split(
 
 
 def one_hot(y: np.ndarray, classes: int, dtype: object = np.float64) -> np.ndarray:
-    """Integer labels of shape (N,) as a (N, classes) one-hot matrix."""
+    """Integer labels of shape (N,), each in [0, classes), as a (N, classes) one-hot matrix."""
     y = np.asarray(y)
+    y = class_labels(y, y.shape[0] if y.ndim else 0, classes, "one_hot")
     out = np.zeros((y.shape[0], classes), dtype=dtype)
     out[np.arange(y.shape[0]), y] = 1
     return out

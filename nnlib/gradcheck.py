@@ -265,6 +265,18 @@ def compare(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float = 1e
     if a.shape != b.shape:
         print(f"{name}: SHAPE MISMATCH, ours {a.shape} vs reference {b.shape}")
         return False
+    with np.errstate(invalid="ignore"):
+        odd = ~np.isfinite(a) | ~np.isfinite(b)
+        if odd.any() and not np.array_equal(a[odd], b[odd], equal_nan=True):
+            # a NaN or an infinity where the other has something else: the first one
+            first = tuple(int(i) for i in np.argwhere(odd & ((a != b) & ~(
+                np.isnan(a) & np.isnan(b))))[0])
+            print(f"{name}: DIFFERENT (not finite)\n"
+                  f"    first at entry {first}: ours {_num(a[first])}, "
+                  f"reference {_num(b[first])}")
+            return False
+        if odd.any():  # the same NaNs and infinities in both: compare the rest
+            a, b = np.where(odd, 0, a), np.where(odd, 0, b)
     err = 0.0 if np.array_equal(a, b) else relative_error(a, b)
     if err <= min(ROUNDING, rtol):
         print(f"{name}: match (relative error < {ROUNDING:.0e})")

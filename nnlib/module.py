@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from nnlib._checks import as_float
+
 
 class Parameter:
     """A live handle on one trainable array of one layer.
@@ -134,12 +136,13 @@ class Layer:
     def check_input(self, x: np.ndarray) -> np.ndarray:
         """Return ``x`` as an array after the checks this layer applies to every input.
 
-        The base class only converts to an array; layers with a fixed number of features
+        The base class converts to a floating array (integers and booleans to float64;
+        complex and other values are refused); layers with a fixed number of features
         check the shape (N, features) and the dtype, and BatchNorm in training mode also
         refuses a batch smaller than :attr:`min_training_batch`. Subclasses that replace
         :meth:`forward` call it first, so every input rule lives in one place.
         """
-        return np.asarray(x)
+        return as_float(x, self)
 
     def save_for_backward(self, cache: Any) -> None:
         """Keep ``cache`` (anything: an array, a tuple) for the next :meth:`backward`."""

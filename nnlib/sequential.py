@@ -10,6 +10,20 @@ import numpy as np
 from nnlib.module import Layer, Parameter
 
 
+def _in_layer(e: Exception, i: int) -> Exception:
+    """``e`` again, its message prefixed with the layer's index in the model.
+
+    The same type where it can be rebuilt from a message; numpy's own error types (e.g. a
+    ufunc with no loop for strings) cannot, so they become the built-in type they derive from.
+    """
+    message = f"Sequential layer {i}: {e}"
+    try:
+        return type(e)(message)
+    except Exception:  # noqa: BLE001 - a type whose constructor wants more than a message
+        base = next(t for t in type(e).__mro__ if t in (ValueError, TypeError, RuntimeError))
+        return base(message)
+
+
 class Sequential(Layer):
     """Layers chained so that each one's output is the next one's input.
 
@@ -44,7 +58,7 @@ class Sequential(Layer):
             try:
                 x = layer.forward(x)
             except (ValueError, TypeError) as e:
-                raise type(e)(f"Sequential layer {i}: {e}") from e
+                raise _in_layer(e, i) from e
         return x
 
     def backward(self, dout: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
@@ -69,7 +83,7 @@ class Sequential(Layer):
             try:
                 dout = layers[i].backward(dout, input_grad=input_grad or i > 0)
             except (ValueError, TypeError, RuntimeError) as e:
-                raise type(e)(f"Sequential layer {i}: {e}") from e
+                raise _in_layer(e, i) from e
         return dout if input_grad else None
 
     def train(self, mode: bool = True) -> Sequential:

@@ -261,9 +261,21 @@ def fit(
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError(f"{who}: validation_data must be a pair (X_val, y_val).")
         Xv = check_X(validation_data[0], who, "X_val")
+        if Xv.shape[1:] != X.shape[1:]:
+            raise ValueError(f"{who}: X_val must have the columns of X, shape (N, {X.shape[1]}), "
+                             f"got shape {Xv.shape}.")
+        if Xv.dtype != X.dtype and Xv.dtype.kind == X.dtype.kind == "f":
+            raise TypeError(f"{who}: X_val is {Xv.dtype} but X is {X.dtype}; convert one "
+                            f"of them, e.g. X_val.astype(np.{X.dtype}).")
         yv = check_targets(validation_data[1], Xv.shape[0], kind, out_shape, who, "y_val")
 
     smallest = max(layer.min_training_batch for layer in model.leaves())
+    if min(batch_size, n) < smallest:
+        needy = next(layer for layer in model.leaves() if layer.min_training_batch == smallest)
+        raise ValueError(f"{who}: {needy.name} needs at least {smallest} examples per training "
+                         f"batch (its statistics are computed over the batch), got "
+                         + (f"batch_size={batch_size}." if batch_size < n else f"{n} rows in X.")
+                         + f" Use batch_size >= {smallest}.")
     starts = list(range(0, n, batch_size))
     if len(starts) > 1 and n - starts[-1] < smallest:
         starts.pop()  # e.g. a BatchNorm layer cannot train on a batch of one example

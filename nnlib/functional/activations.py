@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib._checks import same_shape
+from nnlib._checks import as_float, same_shape
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,7 +35,7 @@ def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, 
     out : ndarray, same shape and dtype as ``x``
     cache : tuple ``(mask, alpha)`` with ``mask = x > 0``
     """
-    x = np.asarray(x)
+    x = as_float(x, "leaky_relu_forward")
     mask = x > 0
     return np.where(mask, x, alpha * x).astype(x.dtype, copy=False), (mask, alpha)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib._checks import as_batch, class_labels, same_shape
+from nnlib._checks import as_batch, as_float, class_labels, same_shape
 from nnlib.functional.activations import sigmoid
 
 
@@ -74,8 +74,8 @@ def binary_cross_entropy_with_logits(
     dlogits : ndarray, same shape as ``logits``
         ``(sigmoid(logits) - y) / logits.size``.
     """
-    logits = np.asarray(logits)
-    y = np.asarray(y)
+    logits = as_float(logits, "binary_cross_entropy_with_logits")
+    y = as_float(y, "binary_cross_entropy_with_logits")
     same_shape(logits, y, "binary_cross_entropy_with_logits", "logits", "y")
     y = y.astype(logits.dtype, copy=False)
     losses = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
@@ -98,8 +98,8 @@ def mse_loss(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     dpred : ndarray, same shape as ``pred``
         ``2 * (pred - target) / pred.size``.
     """
-    pred = np.asarray(pred)
-    target = np.asarray(target)
+    pred = as_float(pred, "mse_loss")
+    target = as_float(target, "mse_loss")
     same_shape(pred, target, "mse_loss", "pred", "target")
     diff = pred - target.astype(pred.dtype, copy=False)
     return float(np.mean(diff * diff)), diff * (2.0 / diff.size)

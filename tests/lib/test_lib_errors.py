@@ -1,5 +1,7 @@
 """Every kind of bad input gets a clear error naming who complained and the shapes."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -175,3 +177,93 @@ def test_layer_constructor_errors():
         nnlib.Dense(3, 2, rng=np.random.default_rng(0), dtype=np.float16)
     with pytest.raises(TypeError, match="item 1 is int"):
         nnlib.Sequential([nnlib.ReLU(), 3])
+
+
+# ------------------------------------------------------- values that are not real numbers
+@pytest.mark.parametrize("layer", [
+    nnlib.Dense(2, 2, rng=np.random.default_rng(0)), nnlib.BatchNorm(2), nnlib.LayerNorm(2),
+    nnlib.ReLU(), nnlib.Sigmoid(), nnlib.Tanh(), nnlib.LeakyReLU(0.1),
+    nnlib.Dropout(0.5, rng=np.random.default_rng(0)),
+], ids=lambda layer: type(layer).__name__)
+def test_complex_and_text_input_is_refused_naming_the_layer(layer):
+    name = layer.name if hasattr(layer, "name") else type(layer).__name__
+    for x in (np.ones((3, 2)) + 1j, np.full((3, 2), "a")):
+        with pytest.raises(TypeError, match=rf"^{re.escape(name)}: expected real numbers, "
+                                            rf"got an array of dtype {x.dtype}"):
+            layer.forward(x)
+
+
+def test_a_numpy_error_inside_a_model_keeps_its_message_and_gains_the_layer():
+    class Strict(nnlib.Layer):  # a layer of one's own that lets numpy raise
+        def forward(self, x):
+            return np.add(x, 1, casting="no", dtype=np.int8)
+
+    with pytest.raises(TypeError, match=r"^Sequential layer 1: .*Cannot cast"):
+        nnlib.Sequential([nnlib.ReLU(), Strict()]).forward(np.ones((2, 2)))
+
+
+def test_integer_input_becomes_float64_everywhere():
+    x = np.array([[-4, 4, -1]])
+    for layer in (nnlib.ReLU(), nnlib.Sigmoid(), nnlib.Tanh(), nnlib.LeakyReLU(0.5)):
+        assert layer.forward(x).dtype == np.float64, layer
+    np.testing.assert_array_equal(nnlib.LeakyReLU(0.5).forward(x), [[-2.0, 4.0, -0.5]])
+    assert nnlib.Tanh().forward(np.array([[True, False]])).dtype == np.float64
+    loss, dpred = F.mse_loss(np.array([[1]]), np.array([[1.5]]))  # not cast to int
+    assert loss == 0.25 and dpred.dtype == np.float64
+    loss, _ = F.binary_cross_entropy_with_logits(np.array([2]), np.array([0.5]))
+    assert loss == pytest.approx(F.binary_cross_entropy_with_logits(np.array([2.0]),
+                                                                    np.array([0.5]))[0])
+
+
+# ------------------------------------------------------------------------- fit's data
+def test_data_that_is_not_finite_is_named_before_training(model, rng):
+    X, y = rng.standard_normal((10, 4)), rng.integers(0, 2, 10)
+    X[3, 1] = np.nan
+    opt = nnlib.SGD(model.parameters(), lr=1e-6)
+    before = [p.value.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"^fit: X contains nan at index \(3, 1\)"):
+        nnlib.fit(model, X, y, optimizer=opt, rng=rng, verbose=0)
+    assert all(np.array_equal(a, p.value) for a, p in zip(before, model.parameters(),
+                                                          strict=True))
+    with pytest.raises(ValueError, match=r"^evaluate: X contains nan at index \(3, 1\)"):
+        nnlib.evaluate(model, X, y)
+    reg = nnlib.Sequential([nnlib.Dense(4, 1, rng=rng)])
+    t = rng.standard_normal(10)
+    t[7] = np.inf
+    with pytest.raises(ValueError, match=r"^fit: y contains inf at index \(7, 0\)"):
+        nnlib.fit(reg, np.ones((10, 4)), t, optimizer=nnlib.SGD(reg.parameters(), lr=0.1),
+                  loss="mse", rng=rng, verbose=0)
+
+
+def test_a_batchnorm_model_refuses_batches_of_one_before_training(model, rng):
+    X, y = rng.standard_normal((10, 4)), rng.integers(0, 2, 10)
+    opt = nnlib.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"^fit: BatchNorm\(3\) needs at least 2 examples per "
+                                         r"training batch.*batch_size=1\. Use batch_size >= 2"):
+        nnlib.fit(model, X, y, optimizer=opt, batch_size=1, rng=rng, verbose=0)
+    with pytest.raises(ValueError, match=r"got 1 rows in X"):
+        nnlib.fit(model, X[:1], y[:1], optimizer=opt, rng=rng, verbose=0)
+
+
+def test_validation_data_is_checked_against_x_before_training(model, rng):
+    X, y = rng.standard_normal((10, 4)), rng.integers(0, 2, 10)
+    opt = nnlib.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"^fit: X_val must have the columns of X, shape "
+                                         r"\(N, 4\), got shape \(3, 5\)"):
+        nnlib.fit(model, X, y, optimizer=opt, rng=rng, verbose=0,
+                  validation_data=(np.ones((3, 5)), y[:3]))
+    with pytest.raises(TypeError, match=r"^fit: X_val is float32 but X is float64"):
+        nnlib.fit(model, X, y, optimizer=opt, rng=rng, verbose=0,
+                  validation_data=(X.astype(np.float32), y))
+
+
+def test_one_hot_checks_its_labels():
+    from nnlib.datasets import one_hot
+
+    np.testing.assert_array_equal(one_hot([0, 2], 3), [[1, 0, 0], [0, 0, 1]])
+    with pytest.raises(ValueError, match=r"one_hot: expected integer labels of shape \(2,\)"):
+        one_hot([[0], [2]], 3)
+    with pytest.raises(ValueError, match=r"one_hot: labels must lie in \[0, 2\]"):
+        one_hot([0, -1], 3)
+    with pytest.raises(TypeError, match="one_hot: labels must be integers"):
+        one_hot([0.5, 1.0], 3)

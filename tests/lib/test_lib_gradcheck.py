@@ -132,6 +132,23 @@ def test_compare_prints_the_three_outcomes(capsys):
     assert lines[7] == "    worst entry (1,): ours 1, reference -1, difference 2.0e+00"
 
 
+def test_compare_names_the_first_nan_or_infinity_and_compares_around_shared_ones(capsys):
+    assert not compare("nan", [np.nan, 1.0], [1.0, 2.0])
+    assert not compare("all nan", np.full(3, np.nan), np.ones(3))  # raised inside numpy
+    assert not compare("inf", [1.0, np.inf], [1.0, 1.0])
+    assert compare("shared", [np.nan, 1.0, np.inf], [np.nan, 1.0, np.inf])
+    assert not compare("rest", [np.nan, 1.0], [np.nan, 2.0])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:6] == ["nan: DIFFERENT (not finite)",
+                         "    first at entry (0,): ours nan, reference 1",
+                         "all nan: DIFFERENT (not finite)",
+                         "    first at entry (0,): ours nan, reference 1",
+                         "inf: DIFFERENT (not finite)",
+                         "    first at entry (1,): ours inf, reference 1"]
+    assert lines[6] == "shared: match (relative error < 1e-12)"
+    assert lines[8] == "    worst entry (1,): ours 1, reference 2, difference 1.0e+00"
+
+
 def test_compare_prints_negative_zero_as_zero_in_lines_that_fit_a_notebook(capsys):
     # A ReLU backward gives -0.0 where its mask is off (a negative dout times 0).
     ours = np.array([[0.5, -0.110034], [0.0, 1.0]])
