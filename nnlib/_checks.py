@@ -24,6 +24,17 @@ def _name(who: Who) -> str:
     return who if isinstance(who, str) else str(who.name)
 
 
+def norm_settings(num_features: Any, eps: Any, who: str) -> tuple[int, float]:
+    """A normalization layer's ``num_features`` (a positive integer) and ``eps`` (> 0)."""
+    if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+            or num_features < 1:
+        raise ValueError(f"{who}: num_features must be a positive integer, got "
+                         f"{num_features!r}.")
+    if not float(eps) > 0:
+        raise ValueError(f"{who}: eps must be positive, got {eps}.")
+    return int(num_features), float(eps)
+
+
 def as_float(x: Any, who: Who) -> np.ndarray:
     """``x`` as a floating array: floats as they are, integers and booleans as float64.
 

@@ -119,6 +119,9 @@ class Adam(Optimizer):
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}.")
+        if not float(eps) > 0:
+            raise ValueError(f"Adam: eps must be positive (it keeps the division by sqrt(v) "
+                             f"finite), got {eps}.")
         self.betas = (float(b1), float(b2))
         self.eps = float(eps)
         self.t = 0

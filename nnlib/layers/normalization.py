@@ -18,6 +18,7 @@ from nnlib._checks import (
     check_statistics_batch,
     float_dtype,
     match_dtype,
+    norm_settings,
 )
 from nnlib.module import Layer
 
@@ -60,12 +61,9 @@ class BatchNorm(Layer):
         backward_mode: str = "fast",
     ) -> None:
         super().__init__()
-        if int(num_features) < 1:
-            raise ValueError(f"BatchNorm: num_features must be positive, got {num_features}.")
+        num_features, eps = norm_settings(num_features, eps, "BatchNorm")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}.")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be positive, got {eps}.")
         if backward_mode not in ("fast", "staged"):
             raise ValueError(f"BatchNorm: backward_mode must be 'fast' or 'staged', "
                              f"got {backward_mode!r}.")
@@ -160,8 +158,7 @@ class LayerNorm(Layer):
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype: Any = np.float64) -> None:
         super().__init__()
-        self.num_features = int(num_features)
-        self.eps = float(eps)
+        self.num_features, self.eps = norm_settings(num_features, eps, "LayerNorm")
         self.dtype = float_dtype(dtype, "LayerNorm")
         d = self.num_features
         self.params["gamma"] = np.ones(d, dtype=self.dtype)

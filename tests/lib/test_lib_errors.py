@@ -267,3 +267,18 @@ def test_one_hot_checks_its_labels():
         one_hot([0, -1], 3)
     with pytest.raises(TypeError, match="one_hot: labels must be integers"):
         one_hot([0.5, 1.0], 3)
+
+
+def test_normalization_and_adam_settings_that_would_give_nan_are_refused():
+    for cls in (nnlib.BatchNorm, nnlib.LayerNorm):
+        name = cls.__name__
+        for bad in (0, -1, 2.5, True):
+            with pytest.raises(ValueError, match=rf"^{name}: num_features must be a positive "
+                                                 rf"integer, got {bad!r}"):
+                cls(bad)
+        for eps in (0, -1.0):
+            with pytest.raises(ValueError, match=rf"^{name}: eps must be positive"):
+                cls(4, eps=eps)
+    model = nnlib.Sequential([nnlib.Dense(2, 2, rng=np.random.default_rng(0))])
+    with pytest.raises(ValueError, match=r"^Adam: eps must be positive"):
+        nnlib.Adam(model.parameters(), eps=0.0)
