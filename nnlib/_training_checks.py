@@ -56,6 +56,10 @@ def check_optimizer_owns(model: Layer, optimizer: Any, who: str) -> None:
     and silently change the other model's weights. An optimizer over a subset of the
     model's parameters (fine-tuning some layers) is fine.
     """
+    if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
+        what = optimizer.__name__ if isinstance(optimizer, type) else type(optimizer).__name__
+        raise TypeError(f"{who}: optimizer must be an optimizer object with a step() method, "
+                        f"e.g. nnlib.SGD(model.parameters(), lr=0.1), got {what}.")
     params = getattr(optimizer, "params", None)
     if params is None:
         return

@@ -26,8 +26,14 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Parameter] | Layer, lr: float) -> None:
+        who = type(self).__name__
         if isinstance(params, Layer):
             params = params.parameters()
+        elif callable(params):
+            raise TypeError(f"{who}: got the method itself; call it: "
+                            f"{who}(model.parameters(), ...).")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{who}: lr must be a number, got {lr!r}.")
         self.params: list[Parameter] = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got no parameters to optimize.")

@@ -120,6 +120,10 @@ def predict(model: Layer, X: np.ndarray, batch_size: int | None = None) -> np.nd
     """
     model = check_model(model, "predict")
     X = check_X(X, "predict")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"predict: batch_size must be a positive integer or None, got "
+                         f"{batch_size!r}.")
     with ModelMode(model, training=False):
         if batch_size is None or batch_size >= X.shape[0]:
             return model.forward(X)

@@ -282,3 +282,19 @@ def test_normalization_and_adam_settings_that_would_give_nan_are_refused():
     model = nnlib.Sequential([nnlib.Dense(2, 2, rng=np.random.default_rng(0))])
     with pytest.raises(ValueError, match=r"^Adam: eps must be positive"):
         nnlib.Adam(model.parameters(), eps=0.0)
+
+
+def test_common_slips_with_optimizers_and_batch_sizes_get_a_plain_message(model, rng):
+    with pytest.raises(TypeError, match=r"^SGD: got the method itself; call it: "
+                                        r"SGD\(model\.parameters\(\), \.\.\.\)"):
+        nnlib.SGD(model.parameters, lr=0.1)
+    with pytest.raises(TypeError, match=r"^Adam: lr must be a number, got '0\.1'"):
+        nnlib.Adam(model.parameters(), lr="0.1")
+    X, y = rng.standard_normal((10, 4)), rng.integers(0, 2, 10)
+    with pytest.raises(TypeError, match=r"^fit: optimizer must be an optimizer object with a "
+                                        r"step\(\) method, .*got SGD"):
+        nnlib.fit(model, X, y, optimizer=nnlib.SGD, rng=rng, verbose=0)
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match=r"^predict: batch_size must be a positive "
+                                             rf"integer or None, got {bad!r}"):
+            nnlib.predict(model, X, batch_size=bad)
