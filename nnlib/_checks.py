@@ -118,7 +118,7 @@ def match_dtype(x: np.ndarray, dtype: np.dtype, who: Who) -> np.ndarray:
 
     Integer and boolean inputs are converted to ``dtype``; a floating input of
     another precision is refused, because converting it would silently change the
-    precision of everything downstream.
+    precision of everything downstream, and so is anything else (:func:`as_float`).
     """
     if x.dtype == dtype:
         return x
@@ -127,9 +127,7 @@ def match_dtype(x: np.ndarray, dtype: np.dtype, who: Who) -> np.ndarray:
             f"{_name(who)}: holds {dtype} parameters but received {x.dtype} input; convert "
             f"the input with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}."
         )
-    if x.dtype.kind not in "biu":
-        raise TypeError(f"{_name(who)}: expected real numbers, got an array of dtype {x.dtype}.")
-    return x.astype(dtype)
+    return as_float(x, who).astype(dtype, copy=False)  # integers and booleans; else refused
 
 
 def class_labels(y: np.ndarray, n: int, classes: int, who: str) -> np.ndarray:

@@ -67,9 +67,9 @@ class BatchNorm(Layer):
         if backward_mode not in ("fast", "staged"):
             raise ValueError(f"BatchNorm: backward_mode must be 'fast' or 'staged', "
                              f"got {backward_mode!r}.")
-        self.num_features = int(num_features)
+        self.num_features = num_features
         self.momentum = float(momentum)
-        self.eps = float(eps)
+        self.eps = eps
         self.dtype = float_dtype(dtype, "BatchNorm")
         self.backward_mode = backward_mode
         d = self.num_features
