@@ -250,7 +250,8 @@ class Value(_NumberOperands):
             raise ValueError(
                 f"Value.__pow__: 0 ** {p:.6g} has no finite derivative at 0 "
                 "(the exponent must be 0 or at least 1 when the base is 0).")
-        return Value(x**p, (self,), (p * x ** (p - 1.0),), f"**{p:g}")
+        slope = 0.0 if p == 0 else p * x ** (p - 1.0)  # x ** 0 is constant (0 ** -1 fails)
+        return Value(x**p, (self,), (slope,), f"**{p:g}")
 
     # ------------------------------------------------------------------ unary operations
     def __neg__(self) -> Value:

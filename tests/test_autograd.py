@@ -337,6 +337,17 @@ def test_domain_errors_are_clear() -> None:
         Value(1000.0).exp()
 
 
+def test_zero_base_with_exponent_0_or_at_least_1_has_its_derivative() -> None:
+    # The docstring allows a zero base with the exponent 0 or any exponent from 1 up:
+    # d(x**0)/dx = 0, d(x**1)/dx = 1, d(x**p)/dx = 0 at 0 for p > 1.
+    for p, value, slope in [(0, 1.0, 0.0), (0.0, 1.0, 0.0), (1, 0.0, 1.0), (2, 0.0, 0.0),
+                            (1.5, 0.0, 0.0)]:
+        x = Value(0.0)
+        y = x**p
+        y.backward()
+        assert (y.data, x.grad) == (value, slope), p
+
+
 def test_variable_exponent_is_refused() -> None:
     with pytest.raises(TypeError, match="exponent must be a constant int or float, got a Value"):
         Value(2.0) ** Value(3.0)
