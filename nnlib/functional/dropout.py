@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib._checks import check_drop_probability, same_shape
+from nnlib._checks import as_float, check_drop_probability, same_shape
 
 
 def dropout_forward(
@@ -27,12 +27,12 @@ def dropout_forward(
 
     Returns
     -------
-    out : ndarray, same shape and dtype as ``x``
+    out : ndarray, same shape and dtype as ``x`` (float64 for integer or boolean ``x``)
     cache : ndarray or None
-        The scaled mask ``mask / (1 - p)`` in the dtype of ``x``; None in inference.
+        The scaled mask ``mask / (1 - p)`` in the dtype of ``out``; None in inference.
     """
     check_drop_probability(p, "dropout_forward")
-    x = np.asarray(x)
+    x = as_float(x, "dropout_forward")
     if not training or p == 0.0:
         return x.copy(), None
     if not isinstance(rng, np.random.Generator):
@@ -40,8 +40,7 @@ def dropout_forward(
             "dropout_forward: rng must be a numpy.random.Generator, "
             f"such as np.random.default_rng(0); got {type(rng).__name__}."
         )
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
-    mask = (rng.random(x.shape) >= p).astype(dtype)
+    mask = (rng.random(x.shape) >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask, mask
 

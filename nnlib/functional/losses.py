@@ -39,7 +39,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     dlogits : ndarray, shape (N, C)
         ``(softmax(logits) - onehot(y)) / N``, in the dtype of ``logits``.
     """
-    logits = as_batch(logits, "softmax_cross_entropy")
+    logits = as_batch(as_float(logits, "softmax_cross_entropy"), "softmax_cross_entropy")
     n, c = logits.shape
     y = class_labels(y, n, c, "softmax_cross_entropy")
     shifted = logits - logits.max(axis=1, keepdims=True)

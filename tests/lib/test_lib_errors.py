@@ -213,6 +213,16 @@ def test_integer_input_becomes_float64_everywhere():
     loss, _ = F.binary_cross_entropy_with_logits(np.array([2]), np.array([0.5]))
     assert loss == pytest.approx(F.binary_cross_entropy_with_logits(np.array([2.0]),
                                                                     np.array([0.5]))[0])
+    # the kernels too: dropout in both modes, softmax cross-entropy with boolean logits
+    for training in (True, False):
+        out, _ = F.dropout_forward(x, 0.5, rng=np.random.default_rng(0), training=training)
+        assert out.dtype == np.float64, training
+    loss, dlogits = F.softmax_cross_entropy(np.array([[True, False]]), np.array([0]))
+    assert dlogits.dtype == np.float64
+    assert loss == pytest.approx(F.softmax_cross_entropy(np.array([[1.0, 0.0]]),
+                                                         np.array([0]))[0])
+    with pytest.raises(TypeError, match="^dropout_forward: expected real numbers"):
+        F.dropout_forward(np.ones(3) + 1j, 0.5, rng=np.random.default_rng(0), training=False)
 
 
 # ------------------------------------------------------------------------- fit's data
