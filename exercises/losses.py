@@ -45,7 +45,7 @@ def binary_cross_entropy_with_logits(
     ``max(s, 0) - s y + log(1 + exp(-|s|))`` for a logit ``s``: this form never
     overflows and never takes ``log(0)``. The gradient of the mean is
     ``(sigmoid(logits) - y) / logits.size``, with the sigmoid computed from ``exp(-|s|)``
-    only, as in ``sigmoid_forward`` (the tests use logits of size 1000).
+    only, as in ``sigmoid_forward`` (the tests use logits of ±1000).
 
     Taught in notebook ``03_backpropagation``, just before the heading "Exercise: the
     losses".

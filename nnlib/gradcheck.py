@@ -4,8 +4,9 @@ The centered difference ``(f(x + h) - f(x - h)) / (2h)`` has error O(h^2), again
 for the one-sided form, so in float64 with h near 1e-6 an exact backward pass agrees to
 a relative error around 1e-9 or better, and a wrong one is off by far more than 1e-7.
 
-Always check with a *random* upstream gradient: with ``dout`` all ones, the backward
-pass of batch normalization is identically zero and a broken implementation passes.
+Always check with a *random* upstream gradient: with ``dout`` all ones, the input
+gradient of batch normalization (and its ``dgamma``) is identically zero, and a broken
+implementation passes.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (heavy-ball) momentum and weight decay.
 
     ``v = momentum * v + (grad + weight_decay * w)``; ``w -= lr * v``. With
-    ``momentum=0`` this is the plain update ``w -= lr * grad``.
+    ``momentum=0`` and ``weight_decay=0`` this is the plain update ``w -= lr * grad``.
 
     Parameters
     ----------

@@ -56,10 +56,11 @@ class History:
         Mean training loss over the epoch's mini-batches (weighted by their sizes),
         measured during the epoch, i.e. while the parameters were still changing.
     accuracy : list of float
-        Training accuracy over the same mini-batches; empty for "mse" and callable losses.
+        Training accuracy over the same mini-batches; empty for "mse" and for a callable
+        loss without a ``loss_kind`` of "multiclass" or "binary".
     val_loss, val_accuracy : list of float
         Loss and accuracy on ``validation_data`` at the end of each epoch, in inference
-        mode; empty without validation data (``val_accuracy`` also for "mse").
+        mode; empty without validation data (``val_accuracy`` also where ``accuracy`` is).
     step_loss : list of float
         The loss of every single mini-batch, in order (for plotting learning curves).
     epochs : int

@@ -10,7 +10,9 @@ Conventions
 * The cache is documented in each forward's docstring; treat it as opaque outside the
   matching backward.
 * Losses return ``(loss, dlogits)`` directly: the gradient of the scalar loss with respect
-  to its first argument, already divided by the batch size.
+  to its first argument, already divided by the number of terms in the mean (the batch size
+  N for ``softmax_cross_entropy``, the array's size for ``mse_loss`` and
+  ``binary_cross_entropy_with_logits``).
 
 Every kernel is written to be numerically stable: no overflow warnings, no ``log(0)``.
 

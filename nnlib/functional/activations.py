@@ -51,10 +51,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-x))``, exact at the extremes, for any finite ``x``.
 
     For very negative ``x``, ``exp(-x)`` overflows to ``inf`` (past about 709 in float64,
-    88 in float32), and ``1 / (1 + inf)`` is exactly 0, which is the correctly rounded
-    answer; that overflow is expected and silenced. So ``sigmoid(-1000)`` is exactly 0 and
-    ``sigmoid(1000)`` exactly 1, with no warning, and small outputs keep full relative
-    precision (unlike ``1 - sigmoid(-x)``). Integer input gives float64.
+    88 in float32), and ``1 / (1 + inf)`` is exactly 0. The true value there is below the
+    smallest normal number (about 2.2e-308 in float64, 1.2e-38 in float32), so 0 is off by
+    less than that, and it is the correctly rounded answer from about -745 (float64) and
+    -104 (float32) on; that overflow is expected and silenced. So ``sigmoid(-1000)`` is
+    exactly 0 and ``sigmoid(1000)`` exactly 1, with no warning, and small outputs keep full
+    relative precision (unlike ``1 - sigmoid(-x)``). Integer input gives float64.
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
