@@ -267,7 +267,12 @@ def seccomp_filter() -> Any:
         errno.EPERM: ("fork", "vfork", "io_uring_setup", "io_uring_enter", "io_uring_register",
                       "ptrace", "process_vm_readv", "process_vm_writev", "unshare", "setns",
                       "bpf", "userfaultfd", "perf_event_open", "keyctl", "add_key",
-                      "request_key", "inotify_init", "inotify_init1", "fanotify_init"),
+                      "request_key", "inotify_init", "inotify_init1", "fanotify_init",
+                      # memory outside the address-space limit: anonymous files and
+                      # System V shared memory, queues and semaphores (which, where the
+                      # worker has no IPC namespace of its own, outlive it)
+                      "memfd_create", "memfd_secret", "shmget", "msgget", "semget",
+                      "mq_open"),
     }
     for code, names in refused.items():
         for name in names:

@@ -78,10 +78,10 @@ class WorkerLink:
                     "own pid namespace and private /tmp",
                     "only Python, numpy and the submission visible, read-only"]
             if self.process.seccomp is not None:
-                out.append("no new processes and no sockets (seccomp filter)")
+                out.append("no new processes, no sockets and no shared memory (seccomp filter)")
         elif box.kind == "jail":
             out += [f"chroot fallback without bubblewrap ({box.reason})",
-                    "no network and no new processes (seccomp filter)",
+                    "no network, no new processes and no shared memory (seccomp filter)",
                     "only Python, numpy and the submission visible, read-only; "
                     "nothing writable"]
         else:
