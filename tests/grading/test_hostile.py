@@ -59,7 +59,7 @@ import threading
 import time
 import tty
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 
@@ -136,6 +136,9 @@ class Attack:
     xfail: str = ""
     """A known weakness of the grader, reported to the lead: the test is a strict xfail
     (it fails the suite the day the weakness is fixed, so that the mark goes)."""
+    proof: str = ""
+    """What the attack writes into its own feedback when it succeeded at something that
+    cannot be seen from outside once grading is over (memory held beyond its budget)."""
 
     @property
     def source(self) -> str:
@@ -148,8 +151,8 @@ class Attack:
 
 BOTH = ("dense_forward", "dense_backward")
 LOSSES = ("mse_loss", "binary_cross_entropy_with_logits")
-ALL_TOPICS = ("activations", "initialization", "network", "batchnorm", "dropout", "layernorm",
-              "adam")
+ALL_TOPICS = ("engine", "activations", "initialization", "network", "batchnorm",
+              "intermediates", "dropout", "layernorm", "adam", "assembly")
 """The topics that :data:`TOPICS` leaves out."""
 BACKWARD = ("dense_backward",)
 ESCAPE = dict(category="escape", base="solutions", lose=BACKWARD)
@@ -175,6 +178,7 @@ ATTACKS = [
     Attack("escape_stack_overflow", **ESCAPE),
     Attack("escape_sigstop", **ESCAPE),
     Attack("escape_base_exception", **ESCAPE),
+    Attack("escape_exit_repr", **ESCAPE),
     # --- time
     Attack("time_sleep", "time", base="solutions", lose=BACKWARD),
     Attack("time_block_signals", "time", base="solutions", lose=BOTH),
@@ -236,6 +240,7 @@ ATTACKS = [
     Attack("class_memory_hog", "resources"),
     Attack("class_huge_files", "resources"),
     Attack("class_output_flood", "resources"),
+    Attack("class_shared_memory", "resources", proof="HELD OUTSIDE THE BUDGET"),
     # --- what a function returns
     Attack("return_ndarray_subclass", "returns", base="fake"),
     Attack("return_magic_object", "returns", base="fake"),
@@ -244,6 +249,8 @@ ATTACKS = [
     Attack("return_object_array", "returns", base="fake"),
     Attack("return_reduce", "returns", base="fake"),
     Attack("callback_abuse", "returns", "gradients.py"),
+    Attack("callback_huge_arrays", "returns", "assembly.py", group="hidden-more",
+           topics=("assembly",), max_seconds=30.0),
     # --- what the tests compute: gradient checks, expected values, trivial functions
     Attack("grad_cached_forward", "tests", base="solutions", lose=BACKWARD, group="hidden"),
     Attack("grad_cached_loss", "tests", "losses.py", base="solutions", lose=LOSSES,
@@ -288,7 +295,7 @@ JUDGE_LOGIC = frozenset({
     # the skip and xfail attacks are strongest in the first mode, where they run.)
     "escape_pytest_skip", "escape_pytest_xfail", "escape_skiptest", "escape_fake_outcomes",
     "escape_pytest_exit", "escape_keyboard_interrupt", "escape_system_exit",
-    "escape_base_exception",
+    "escape_base_exception", "escape_exit_repr",
     # The reference from inside the worker's process (its modules, the caller's frames):
     # what the worker process holds does not depend on what it can see outside.
     "ref_sys_modules", "ref_frame_walk", "ref_patch_oracle",
@@ -301,6 +308,7 @@ JUDGE_LOGIC = frozenset({
     # What a function returns, and the callbacks it is handed: the protocol's decoding.
     "return_ndarray_subclass", "return_magic_object", "return_float_subclass", "return_huge",
     "return_object_array", "return_reduce", "return_many_types", "callback_abuse",
+    "callback_huge_arrays",
     # What the tests compute: gradient checks, in-place writes, trivial functions.
     "grad_cached_forward", "grad_cached_loss", "mutate_star_args", "mutate_batch_stats",
     "mutate_write_back", "trivial_identity", "trivial_zeros", "trivial_cache",
@@ -336,7 +344,7 @@ ISOLATION_DEPENDENT = frozenset({
     "class_kill_everything", "class_proc_cmdline",
     # Resources: processes, memory, disk, output, leftovers.
     "class_fork_bomb", "class_memory_hog", "class_huge_files", "class_output_flood",
-    "class_leftover_files",
+    "class_leftover_files", "class_shared_memory",
     # Feedback that shows what the worker can read (hidden tests, paths, environment).
     "leak_hidden_source", "leak_paths",
     # The machine: network, system files, the terminal.
@@ -810,6 +818,30 @@ class Session:
     later: ClassRun | None
     hidden_lines: set[str]
     tmp_root: Path
+    ipc_left: list[tuple[str, str, str]] = field(default_factory=list)
+    """System V shared memory, queues and semaphores that appeared while the class runs were
+    graded and are still there: (kind, id, owner's uid); removed on leaving."""
+
+
+IPC_KINDS = {"shm": "-m", "msg": "-q", "sem": "-s"}
+"""/proc/sysvipc's tables, and ipcrm's option for each."""
+
+
+def _ipc_objects() -> set[tuple[str, str, str]]:
+    """The machine's System V IPC objects (kind, id, owner's uid) of other users than this
+    one (the worker's uid is never the grader's)."""
+    out = set()
+    for kind in IPC_KINDS:
+        try:
+            header, *rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except OSError:
+            continue
+        names = header.split()
+        for row in rows:
+            cells = dict(zip(names, row.split(), strict=False))
+            if cells.get("uid") not in (None, str(os.getuid())):
+                out.add((kind, row.split()[1], cells["uid"]))
+    return out
 
 
 def _grade_runs(runs: list[ClassRun], parallel: int,
@@ -886,6 +918,7 @@ def _graded(mode: str) -> Iterator[Session]:
                               topics, mode)
     session = Session(runs, None, _hidden_lines(), tmp_root)
     guards: list[tuple[Guard, list[ClassRun]]] = []
+    ipc_before = _ipc_objects()
     try:
         for run in runs.values():
             _prepare(run, values)
@@ -910,9 +943,12 @@ def _graded(mode: str) -> Iterator[Session]:
                 guard.changes(run)
                 guard.restore(run)  # now: the next mode's snapshot must not see it
                 run.received = list(listener.received)
+        session.ipc_left = sorted(_ipc_objects() - ipc_before)
         yield session
     finally:
         listener.close()
+        for kind, ident, _ in _ipc_objects() - ipc_before:
+            subprocess.run(["ipcrm", IPC_KINDS[kind], ident], capture_output=True, check=False)
         for guard, members in guards:
             for run in members:
                 if run.changed_files is None:
@@ -1127,6 +1163,11 @@ def _leak_problems(attack: Attack, run: ClassRun, session: Session) -> list[str]
         if prefix not in ("/usr", "/usr/local"):  # a private installation's path says who
             forbidden[prefix + os.sep] = "the path of the grader's Python installation"
     for text in _messages(me):
+        odd = sorted({c for c in text if not (c.isprintable() or c in "\n\t")})
+        if odd:  # escape sequences reach a terminal; a lone surrogate cannot be printed
+            out.append(f"feedback holds control characters {odd[:5]}: {text[:120]!r}")
+        if attack.proof and attack.proof in text:
+            out.append(f"the attack succeeded: {text[:160]!r}")
         for needle, what in forbidden.items():
             if needle in text:
                 out.append(f"feedback shows {what}: {text[:160]!r}")
@@ -1165,6 +1206,12 @@ def _file_problems(attack: Attack, run: ClassRun, session: Session) -> list[str]
         if stub["score"] != 0 or good["score"] != good["max_score"]:
             out.append(f"a later student is graded differently: stubs {stub['score']:g}, "
                        f"solutions {good['score']:g} / {good['max_score']:g}")
+    me = run.results.get(attack.dirname) or {}
+    uids = {p.split()[-1] for p in me.get("protections") or []
+            if p.startswith("unprivileged uid")}
+    kept = [f"{kind} {ident}" for kind, ident, uid in session.ipc_left if uid in uids]
+    if kept:
+        out.append(f"System V IPC objects left on the machine: {kept[:5]}")
     if run.received:
         out.append(f"a server on 127.0.0.1 received {run.received[0][:80]!r}")
     if run.typed:
