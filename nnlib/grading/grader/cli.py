@@ -162,13 +162,13 @@ def _grade(args: argparse.Namespace) -> int:
                        sandbox=args.sandbox, unisolated=args.unisolated or None)
     except ImplementationError as e:
         return _usage(str(e))
-    print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120),
-                       verbose=args.verbose))
-    if args.json:
+    if args.json:  # first: the results file never depends on printing the table
         try:
             write_json(result, args.json)
         except OSError as e:
             return _usage(f"cannot write {args.json}: {e}")
+    print(format_table(result, width=min(shutil.get_terminal_size((100, 20)).columns, 120),
+                       verbose=args.verbose))
     return 0
 
 

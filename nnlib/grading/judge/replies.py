@@ -65,7 +65,8 @@ def student_error(fn: str, err: Any, named: dict[str, Any], names: Iterable[str]
     if kind == "WorkerError":
         return StudentError(fn, "protocol", feedback.cut(f"{fn} could not be called: "
                                                          f"{text}"))
-    code = err.get("code") if isinstance(err.get("code"), str) else None
+    code = err.get("code")  # the repr of the exit code: the student's text, one line of it
+    code = protocol.short(" ".join(code.split()), 100) if isinstance(code, str) else None
     message = feedback.exception_message(fn, kind, text, frames(err.get("where"), names),
                                          named, code)
     return StudentError(fn, "exit" if kind == "SystemExit" else "exception", message, kind)
