@@ -11,6 +11,7 @@ import pytest
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.impl import forbidden_imports
 from nnlib.grading.judge import remote as judge
+from nnlib.grading.judge import replies
 from nnlib.grading.sandboxed import protocol
 
 from .conftest import make_submission
@@ -94,3 +95,59 @@ def test_a_worker_flooding_the_judge_with_callbacks_gets_nothing_and_no_time(tmp
                or "restarted" in m for m in messages), messages
     # each test is stopped by its own limit (a stall used to hold the judge for minutes)
     assert g.seconds < 2.0 * len(g.records) + 30
+
+
+def _called_back(values, cid, *args):
+    """The judge's reply when the worker calls callback ``cid`` with ``args``."""
+    enc = protocol.Encoder()
+    header = {"op": "cb", "id": 7, "cb": cid, "args": enc.encode(args), "kw": enc.encode({})}
+    reply, _ = values.answer_callback(header, [bytearray(b) for b in enc.buffers])
+    return reply
+
+
+def test_callbacks_compute_only_on_arrays_as_large_as_their_call_received():
+    """The layers handed to assembled_loss run in the judge: a worker calling them with
+    arrays of its own choosing (a 25000 x 25000 product is 5 GB) is refused before any
+    computing; arrays of the call's own sizes, and a cache of several, are served."""
+    values = judge.Values(lambda: 0)
+    computed = []
+
+    def dense(x, W):
+        computed.append(np.shape(x))
+        return np.asarray(x) @ np.asarray(W).T
+
+    def dense_backward(dout, cache):
+        return dout @ cache[1]
+
+    forward = values.encoder().encode(dense)["$cb"]
+    backward = values.encoder().encode(dense_backward)["$cb"]
+    X, W1 = np.ones((20, 9)), np.ones((6, 9))
+    values.limit_callbacks((X, {"W1": W1}, {"dense": dense}), {})
+    assert "ok" in _called_back(values, forward, X, W1) and computed == [(20, 9)]
+    cache = (X, W1, *(np.ones(6) for _ in range(5)))  # a cache of seven arrays
+    assert "ok" in _called_back(values, backward, np.ones((20, 6)), cache)
+    for x, w in [(np.ones((25000, 1)), np.ones((25000, 1))),     # longer than any
+                 (np.ones((2, 2, 2)), np.ones((2, 2))),          # more dimensions
+                 ([[1.0]] * 25000, [[1.0]] * 25000)]:            # as lists
+        reply = _called_back(values, forward, x, w)
+        assert reply["err"]["type"] == "ValueError", reply
+        assert "accept arrays of at most 2 dimensions of at most 20 each" in reply["err"]["msg"]
+    assert computed == [(20, 9)]
+
+
+def test_the_extent_of_what_the_worker_sends_is_found_once_per_object():
+    shared: list = [np.ones((3, 4))]
+    for _ in range(64):  # 2**64 paths to the array, 65 lists
+        shared = [shared, shared]
+    assert judge.extent(shared) == (2, 4)
+    loop: list = [np.ones(5)]
+    loop.append(loop)
+    assert judge.extent({"a": loop, "b": (1, 2, 3)}) == (1, 5)
+
+
+def test_an_exit_code_reaches_the_feedback_as_one_line_of_printable_text():
+    err = {"type": "SystemExit", "msg": "", "code": "0)\x1b[2J\x1b[H\n\nScore: 210 / 210\ud800"}
+    message = replies.student_error("dense_backward", err, {}, []).message
+    assert "\x1b" not in message and "\ud800" not in message and "\n" not in message
+    assert message.startswith("dense_backward called sys.exit(0)?[2J?[H Score: 210 / 210?)")
+    message.encode("utf-8")

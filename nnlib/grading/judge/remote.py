@@ -38,6 +38,30 @@ MAX_HANDLE_TYPES = 64
 (the judge's memory stays bounded whatever names the worker reports)."""
 MAX_RELEASES = 100_000
 """Handles dropped by the tests, remembered until the next request tells the worker."""
+CALLBACK_FLOOR = (2, 16)
+"""The sizes a callback always accepts, whatever its call received: arrays of two
+dimensions of 16, and lists, tuples and dicts of 16 items (a cache of a few arrays)."""
+
+
+def extent(value: Any) -> tuple[int, int]:
+    """The most dimensions of any array in ``value``, and its largest dimension or length.
+
+    ``value`` is plain data: arrays, and lists, tuples and dicts of them, searched
+    through once each (a container's number of items counts as a length; what the worker
+    sends may refer to one container many times, or hold itself).
+    """
+    ndim, dim, todo, seen = 0, 0, [value], set()
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, np.ndarray):
+            ndim, dim = max(ndim, v.ndim), max([dim, *v.shape])
+        elif isinstance(v, (list, tuple, dict)):
+            dim = max(dim, len(v))
+            todo.extend(v.values() if isinstance(v, dict) else v)
+    return ndim, dim
 
 
 class StaleHandle(Exception):
@@ -86,6 +110,27 @@ class Values:
         self.callbacks: dict[int, Any] = {}
         self._next_callback = 1
         self.releases: list[int] = []
+        self.callback_limits = CALLBACK_FLOOR
+
+    def limit_callbacks(self, args: tuple, kwargs: dict[str, Any]) -> None:
+        """Let the callbacks of this call compute only on arrays as large as it received.
+
+        No more dimensions, and none longer, than in ``args`` and ``kwargs`` (or
+        :data:`CALLBACK_FLOOR`): the worker cannot make the judge compute on arrays of its
+        own choosing, or of any size.
+        """
+        ndim, dim = extent((args, kwargs))
+        self.callback_limits = (max(ndim, CALLBACK_FLOOR[0]), max(dim, CALLBACK_FLOOR[1]))
+
+    def _too_large(self, name: str, args: tuple, kwargs: dict[str, Any]) -> str:
+        """Why a callback's arguments are refused, or "" when they are not."""
+        ndim, dim = extent((args, kwargs))
+        most_ndim, most_dim = self.callback_limits
+        if ndim <= most_ndim and dim <= most_dim:
+            return ""
+        return (f"{name}: the grader's functions accept arrays of at most {most_ndim} "
+                f"dimensions of at most {most_dim} each (as large as the arguments of the "
+                f"call that received them); got {ndim} dimensions, or a length of {dim}")
 
     def encoder(self, number: bool = False) -> Encoder:
         """An encoder for a request (``number``: report in-place changes)."""
@@ -155,6 +200,9 @@ class Values:
         if fn is None:  # only the callbacks of the running call are answered
             raise ProtocolError("a function was called back that the running call was not "
                                 "given (functions a call receives work only during that call)")
+        refused = self._too_large(str(getattr(fn, "__name__", "f"))[:60], args, kwargs)
+        if refused:
+            return protocol.error(header.get("id"), {"type": "ValueError", "msg": refused}), []
         enc = Encoder(other=self._encode_other)
         try:
             reply = protocol.ok(header.get("id"), enc.encode(fn(*args, **kwargs)))

@@ -168,6 +168,7 @@ class WorkerSession(WorkerLink):
             raise StudentError(fn, "deadline", self._overall_message())
         self.ensure_loaded(topic)
         enc = self.values.encoder(number=True)
+        self.values.limit_callbacks(args, kwargs)
         try:
             header = protocol.call_request(topic, fn, enc.encode(tuple(args)),
                                            enc.encode(dict(kwargs)))
