@@ -6,6 +6,7 @@ import ast
 import csv
 import dataclasses
 import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +21,7 @@ from nnlib.grading.grader.classes import (
 )
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.grader.results import Grade, format_table, gradescope_results, safe_cell
-from nnlib.grading.grader.submission import inspect_handin
+from nnlib.grading.grader.submission import inspect_handin, shown_name
 from nnlib.grading.impl import GradingSetupError
 from nnlib.grading.registry import MISTAKES, TOPICS, mistake
 
@@ -242,6 +243,19 @@ def test_every_entry_of_the_class_folder_is_graded_or_named_with_the_reason(clas
     assert set(skipped) == {".hidden", "notes.txt"}
     assert "starts with '.'" in skipped[".hidden"] and "not graded" in skipped[".hidden"]
     assert "not a folder" in skipped["notes.txt"]
+
+
+def test_names_that_escape_alike_are_none_of_them_graded_and_each_is_named(tmp_path):
+    """A byte 0x9b that is not UTF-8 and the control character U+009B are both written
+    ``\\x9b``: grading both would give one row two students' results."""
+    for raw in (b"eve\x9b", "eve\x9b".encode()):
+        os.mkdir(os.path.join(os.fsencode(tmp_path), raw))
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice\u200b").mkdir()  # a zero-width space: not a second "alice"
+    entries, skipped = list_submissions(tmp_path)
+    assert sorted(shown_name(p.name) for p in entries) == ["alice", "alice\\u200b"]
+    assert sorted(skipped) == ["eve\\x9b (escaped #2)", "eve\\x9b (escaped)"]
+    assert all("another entry's name: not graded" in why for why in skipped.values())
 
 
 def test_the_canvas_file_is_a_gradebook_import_and_nothing_else(class_run):

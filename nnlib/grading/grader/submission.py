@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,22 +28,24 @@ _COPY_NAME = re.compile(r"(?P<base>[a-z]+)(?: *\(\d+\)|[ _-]+(?:copy|\d+))?\.py"
                         re.IGNORECASE | re.ASCII)
 """A name that a download, a re-upload or a file manager made of ``<topic>.py``:
 ``dense (1).py``, ``dense-2.py``, ``dense copy.py``, ``Dense.py``."""
-_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-"""Characters never echoed from a name: control characters (a terminal's escape sequences)
-and the bidirectional overrides (which reorder what is shown)."""
+_UNSHOWN = ("Cc", "Cf")
+"""Unicode categories never echoed from a name: control characters (a terminal's escape
+sequences) and format characters, which show nothing or change what is shown around them
+(a zero-width space makes ``alice`` twice; the bidirectional overrides reorder)."""
 
 
 def shown_name(name: str) -> str:
     r"""A file or folder name as text that is safe to print, write and show.
 
     Bytes that are not UTF-8 (a zip made on another system; Python keeps them as
-    surrogates, which no file, terminal or CSV can take) and the characters of
-    :data:`_UNSHOWN` are written as escapes: ``b"caf\xe9"`` as ``caf\xe9``, an escape
+    surrogates, which no file, terminal or CSV can take) and the characters of the
+    categories :data:`_UNSHOWN` are written as escapes: ``b"caf\xe9"`` as ``caf\xe9``, an escape
     character as ``\x1b``. Any other name is returned unchanged.
     """
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _UNSHOWN.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
-                        else f"\\u{ord(m[0]):04x}", text)
+    return "".join(c if unicodedata.category(c) not in _UNSHOWN
+                   else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in text)
 
 
 @dataclass
