@@ -46,14 +46,14 @@ def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
 
 
 def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
-    """The entries of ``base`` to grade, and ``{name: why it is not graded}`` for the rest.
+    r"""The entries of ``base`` to grade, and ``{name: why it is not graded}`` for the rest.
 
     Every sub-folder is graded, symbolic links included (they earn 0, saying why); an entry
     whose name starts with ``.`` (``.git``, ``.ipynb_checkpoints``, a hidden folder) and a
     plain file are not, and are named with the reason so that nobody vanishes silently.
     A folder whose name is not UTF-8, or holds control characters, is graded under its
     :func:`~nnlib.grading.grader.submission.shown_name`, unless that is another entry's name
-    or another escaped name's (a byte 0x9b and the character U+009B are both ``\\x9b``):
+    or another escaped name's (a byte 0x9b and the character U+009B are both ``\x9b``):
     then none of the escaped ones is graded, so that no result can take another's place.
     """
     entries, skipped = [], {}
