@@ -137,8 +137,9 @@ class Attack:
     """A known weakness of the grader, reported to the lead: the test is a strict xfail
     (it fails the suite the day the weakness is fixed, so that the mark goes)."""
     proof: str = ""
-    """What the attack writes into its own feedback when it succeeded at something that
-    cannot be seen from outside once grading is over (memory held beyond its budget)."""
+    """What the attack's own feedback holds only when it succeeded at something that cannot
+    be seen from outside once grading is over (memory held beyond its budget, a line of its
+    feedback that looks like the judge's)."""
 
     @property
     def source(self) -> str:
@@ -165,6 +166,8 @@ ATTACKS = [
     Attack("fd_spray", "forgery"),
     Attack("exit_import", "forgery", "gradients.py"),
     Attack("patch_json", "forgery"),
+    Attack("forge_feedback_lines", "forgery", base="solutions", lose=BACKWARD,
+           proof="\nScore: 210 / 210"),
     # --- skip, xfail, exit, crash inside a function: fails that function's tests only
     Attack("escape_pytest_skip", **ESCAPE),
     Attack("escape_pytest_xfail", **ESCAPE),
@@ -288,7 +291,7 @@ BY_NAME = {a.name: a for a in ATTACKS}
 JUDGE_LOGIC = frozenset({
     # Forged replies from inside the worker's own process (its json module): what the
     # judge accepts as a reply is protocol logic, the same in every mode.
-    "patch_json", "protocol_flood",
+    "patch_json", "protocol_flood", "forge_feedback_lines",
     # Exceptions raised inside a call (skip, xfail, exit, KeyboardInterrupt, SystemExit,
     # GeneratorExit, home-made BaseExceptions): the worker catches them and the judge
     # scores the call; no process ends. (In the chroot pytest is not importable at all, so

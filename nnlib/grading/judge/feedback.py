@@ -176,7 +176,7 @@ def exception_message(function: str, type_name: str, text: str,
                       code: str | None = None) -> str:
     """The message for an exception raised by the student's ``function``."""
     at = where_text(where, function)
-    text = short(scrub_paths(text), MAX_EXCEPTION_TEXT)
+    text = one_line(text)
     if type_name == "NotImplementedError":
         return f"{function} is not implemented yet"
     if type_name == "SystemExit":
@@ -190,6 +190,15 @@ def exception_message(function: str, type_name: str, text: str,
         if hint:
             message += "." + hint
     return cut(message)
+
+
+def one_line(text: str, limit: int = MAX_EXCEPTION_TEXT) -> str:
+    """The student's ``text`` (an exception's message) as one printable line.
+
+    Its line breaks would otherwise start lines of the feedback that look like the judge's
+    (a test "passed", a fake total); paths are scrubbed, and it is cut to ``limit``.
+    """
+    return short(" ".join(scrub_paths(text).split()), limit)
 
 
 def cut(text: str, limit: int = MAX_MESSAGE) -> str:

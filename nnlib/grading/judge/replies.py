@@ -43,8 +43,7 @@ def load_error(shown: str, err: Any, names: Iterable[str]) -> str:
     """What the student reads when importing ``shown`` raised (``err``: the worker's report)."""
     err = err if isinstance(err, dict) else {}
     kind = error_name(err.get("type"))
-    text = protocol.short(feedback.scrub_paths(protocol.short(err.get("msg", ""), 4000)),
-                          feedback.MAX_EXCEPTION_TEXT)
+    text = feedback.one_line(protocol.short(err.get("msg", ""), 4000))
     where = frames(err.get("where"), names)
     if kind == "SyntaxError":
         line = f" line {where[-1][1]}" if where else ""
@@ -61,12 +60,12 @@ def student_error(fn: str, err: Any, named: dict[str, Any], names: Iterable[str]
     if err.get("unsendable"):
         return StudentError(fn, "unsendable", feedback.cut(
             f"{fn} returned a value the grader cannot receive ({kind}: "
-            f"{protocol.short(text, 200)})"))
-    if kind == "WorkerError":
+            f"{feedback.one_line(text, 200)})"))
+    if kind == "WorkerError":  # the worker's own words, but said in the student's process
         return StudentError(fn, "protocol", feedback.cut(f"{fn} could not be called: "
-                                                         f"{text}"))
-    code = err.get("code")  # the repr of the exit code: the student's text, one line of it
-    code = protocol.short(" ".join(code.split()), 100) if isinstance(code, str) else None
+                                                         f"{feedback.one_line(text, 4000)}"))
+    code = err.get("code")  # the repr of the exit code: the student's text
+    code = feedback.one_line(code, 100) if isinstance(code, str) else None
     message = feedback.exception_message(fn, kind, text, frames(err.get("where"), names),
                                          named, code)
     return StudentError(fn, "exit" if kind == "SystemExit" else "exception", message, kind)
