@@ -492,6 +492,27 @@ def test_the_table_wraps_a_long_message_instead_of_cutting_it():
         assert table.splitlines()[-1] == "Score: 0 / 3"
 
 
+def test_no_line_of_the_table_is_wider_than_the_terminal_whatever_the_student_raises():
+    """A word longer than a line (blank-looking U+2800 between the words) or wide characters
+    would make the terminal wrap the line itself, and put the student's text at the start
+    of a line: a fake total in the middle of the table."""
+    import unicodedata
+
+    from nnlib.grading.grader.results import Grade
+
+    fake = "\u2800" * 61 + "Score:\u2800210\u2800/\u2800210" + "\u2800" * 84 + "All\u2800done"
+    for text in (fake, "\u5206" * 150):
+        records = [{"nodeid": "a", "name": "t1", "topic": "dense", "function": "dense_backward",
+                    "points": 2.0, "visibility": "visible", "status": "failed",
+                    "message": f"dense_backward raised ValueError: {text}", "score": 0.0}]
+        for width in (60, 100):
+            lines = format_table(Grade(records=records), width=width).splitlines()
+            columns = [sum(1 + (unicodedata.east_asian_width(c) in "WF") for c in line)
+                       for line in lines]
+            assert max(columns) <= width, (width, columns)
+            assert lines[-1] == "Score: 0 / 2"
+
+
 def test_each_catalogued_mistake_is_named_and_nothing_else_is(mutant_results, solutions_grade):
     """The judge names a mutant's catalogued mistake in at least one failing test and no
     other id anywhere; mutants outside the catalogue and the solutions get no name."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,34 @@ def _fmt_points(x: float) -> str:
     return f"{x:g}"
 
 
+def _columns(c: str) -> int:
+    """The terminal columns a character takes: two for a wide one (CJK, emoji)."""
+    return 2 if unicodedata.east_asian_width(c) in "WF" else 1
+
+
 def _wrap(text: str, width: int, indent: str) -> list[str]:
-    # between words only: a number or a path is never cut in two
-    return textwrap.wrap(" ".join(text.split()), width=max(width, len(indent) + 20),
-                         initial_indent=indent, subsequent_indent=" " * len(indent),
-                         break_long_words=False, break_on_hyphens=False) or [indent]
+    """``text`` in lines of at most ``width`` terminal columns after ``indent``.
+
+    Between words, so a number or a path is never cut in two, unless a word is wider than
+    a line: it is cut, so that the terminal never wraps a line itself (which would put the
+    student's text at the start of a line of the table, a fake total say).
+    """
+    width = max(width, len(indent) + 20)
+    room, words = width - len(indent), []
+    for word in text.split():
+        piece, used = "", 0
+        for c in word:
+            if used + _columns(c) > room:
+                words.append(piece)
+                piece, used = "", 0
+            piece, used = piece + c, used + _columns(c)
+        words.append(piece)
+    # each wide character counted twice (a NUL before it), so that textwrap counts columns
+    padded = " ".join("".join("\0" * (_columns(c) - 1) + c for c in w) for w in words)
+    lines = textwrap.wrap(padded, width=width, initial_indent=indent,
+                          subsequent_indent=" " * len(indent), break_long_words=False,
+                          break_on_hyphens=False)
+    return [line.replace("\0", "") for line in lines] or [indent]
 
 
 def protections_line(result: Grade) -> str:
