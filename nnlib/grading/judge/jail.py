@@ -58,6 +58,7 @@ BOX_DIR = "/box"
 _STDLIB_LEFT_OUT = {"site-packages", "dist-packages", "test", "idlelib", "tkinter",
                     "turtledemo", "ensurepip", "lib2to3", "distutils"}
 _CLONE_THREAD = 0x00010000
+_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Linux)
 _jail: Jail | None = None
 _lock = threading.Lock()
 
@@ -272,12 +273,16 @@ def seccomp_filter() -> Any:
                       # System V shared memory, queues and semaphores (which, where the
                       # worker has no IPC namespace of its own, outlive it)
                       "memfd_create", "memfd_secret", "shmget", "msgget", "semget",
-                      "mq_open"),
+                      "mq_open",
+                      # kernel memory by the watch (the worker reads its socket blocking)
+                      "epoll_create", "epoll_create1"),
     }
     for code, names in refused.items():
         for name in names:
             with contextlib.suppress(RuntimeError, OSError, ValueError):  # not on this arch
                 f.add_rule(sc.ERRNO(code), name)
+    # pipes keep their default 64 KiB buffer (enlarged, 128 of them would hold 128 MiB)
+    f.add_rule(sc.ERRNO(errno.EPERM), "fcntl", sc.Arg(1, sc.EQ, _F_SETPIPE_SZ))
     # a new process, but not a new thread (glibc falls back from clone3 to clone)
     f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
     with contextlib.suppress(RuntimeError, OSError, ValueError):
