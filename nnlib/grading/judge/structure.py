@@ -96,11 +96,36 @@ def _dropout_backward(call: Call) -> str:
     if rf is None or rb is None or rf.shape != rb.shape:
         return ""
     f, b = _kept_scale(rf), _kept_scale(rb)
-    if f is None or b is None or abs(f[1] - b[1]) > 1e-4 * abs(f[1]):
+    p = fwd.arg(1, "p")
+    if (f is None or b is None or abs(f[1] - b[1]) > 1e-4 * abs(f[1])
+            or not isinstance(p, float) or not 0.05 <= p <= 0.95):
         return ""
     same = ~np.isnan(rf) & ~np.isnan(rb)
-    differ = (f[0] != b[0]) & same
-    return "dropout_backward_new_mask" if differ.sum() >= 0.05 * same.sum() else ""
+    kf, kb = f[0] & same, b[0] & same
+    if (kf != kb).sum() < 0.05 * same.sum():
+        return ""
+    # A backward that follows the cache it was given is right: the forward cached another
+    # mask than it used (or the backward inverts it). Unclear without a mask to compare.
+    masks = [a for a in _arrays(call.arg(1, "cache")) if a.shape == rb.shape]
+    if not masks or any(np.array_equal(a[same] != 0, kb[same]) for a in masks):
+        return ""
+    # A new draw keeps each entry with probability 1 - p, whether the forward kept it or not
+    # (a complement of the forward's mask keeps none of the entries the forward kept).
+    q = 1 - p
+    if not (_binomial_close(int((kb & kf).sum()), int(kf.sum()), q)
+            and _binomial_close(int((kb & ~kf).sum()), int((same & ~kf).sum()), q)):
+        return ""
+    return "dropout_backward_new_mask"
+
+
+def _arrays(value: Any) -> list[np.ndarray]:
+    """The arrays in a cache: itself, or the items of a tuple, list or dict."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [v for v in value if isinstance(v, np.ndarray)] if isinstance(
+        value, (tuple, list)) else []
 
 
 def _init(function: str) -> Callable[[Call], str]:
@@ -109,6 +134,8 @@ def _init(function: str) -> Callable[[Call], str]:
         fan_out, fan_in = call.arg(0, "fan_out"), call.arg(1, "fan_in")
         W = call.result
         if not isinstance(W, np.ndarray) or W.dtype.kind != "f" or W.size < 2000:
+            return ""
+        if W.shape != (fan_out, fan_in):  # the fans swapped, not the formula
             return ""
         std = float(np.std(W.astype(np.float64)))
         right = (np.sqrt(2 / (fan_in + fan_out)) if function == "xavier_init"
