@@ -243,15 +243,13 @@ MUTANTS: tuple[Mutant, ...] = (
            "binary cross-entropy via log(sigmoid): log(0) for large logits",
            "losses = np.maximum(s, 0) - s * y + np.log1p(np.exp(-np.abs(s)))",
            "p = 1.0 / (1.0 + np.exp(-s))\n"
-           "    losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))",
-           catalogue="bce_naive_log"),
+           "    losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))"),
     Mutant("softmax_no_max_shift", "losses", "softmax_cross_entropy",
            "softmax without subtracting the row maximum",
            "shifted = logits - logits.max(axis=1, keepdims=True)\n"
            "    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
            "p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)\n"
-           "    logp = np.log(p)",
-           catalogue="softmax_no_max_shift"),
+           "    logp = np.log(p)"),
     Mutant("softmax_missing_1_over_n", "losses", "softmax_cross_entropy",
            "softmax cross-entropy gradient without 1/N",
            "dlogits[rows, y] -= 1.0\n"
@@ -262,8 +260,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "loss as the log of the softmax probability, which underflows to 0 (log gives -inf)",
            "loss = -float(np.mean(logp[rows, y]))",
            "p = np.exp(logp)  # the softmax probabilities\n"
-           "    loss = -float(np.mean(np.log(p[rows, y])))",
-           catalogue="softmax_log_underflow"),
+           "    loss = -float(np.mean(np.log(p[rows, y])))"),
     Mutant("softmax_clamped_probability", "losses", "softmax_cross_entropy",
            "probabilities clipped to 1e-10 before the log: a confident mistake costs at most 23",
            "loss = -float(np.mean(logp[rows, y]))",

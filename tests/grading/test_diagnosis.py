@@ -167,17 +167,21 @@ def test_garbage_never_raises_and_gets_no_name(result):
     assert diagnosis.diagnose("not_a_function") == ""
 
 
-def test_an_overflow_the_right_computation_avoids_names_the_missing_max_shift():
-    logits = np.array([[1000.0, 0.0, -3.0], [2.0, 1.0, 0.5]])
-    y = np.array([1, 0])
-    _record("softmax_cross_entropy", (logits, y),
-            Raised("RuntimeWarning", "softmax_cross_entropy: RuntimeWarning (warnings count "
-                   "as errors): overflow encountered in exp"))
-    assert diagnosis.diagnose("softmax_cross_entropy") == "softmax_no_max_shift"
-    calls.reset()  # the same warning where nothing overflows: no name
-    _record("softmax_cross_entropy", (logits / 1000, y),
-            Raised("RuntimeWarning", "overflow encountered in exp"))
-    assert diagnosis.diagnose("softmax_cross_entropy") == ""
+def test_a_floating_point_warning_names_no_mistake():
+    """No output, no name: an overflow in exp is what a softmax without the shift meets, but
+    also one shifted by the row minimum, by one maximum for the whole batch, or by
+    ``logits.max(axis=1)`` without keepdims on a square batch; a log of 0 in the binary
+    cross-entropy is not only log(sigmoid(z)) either."""
+    logits, y = np.array([[1000.0, 0.0, -1000.0], [-500.0, 800.0, 790.0], [1.0, 2.0, 3.0]]), \
+        np.array([1, 0, 2])
+    for text in ("overflow encountered in exp", "divide by zero encountered in log"):
+        calls.reset()
+        _record("softmax_cross_entropy", (logits, y), Raised("RuntimeWarning", text))
+        assert diagnosis.diagnose("softmax_cross_entropy") == "", text
+    calls.reset()
+    _record("binary_cross_entropy_with_logits", (np.array([1000.0, 40.0]), np.array([0.0, 1.0])),
+            Raised("RuntimeWarning", "divide by zero encountered in log"))
+    assert diagnosis.diagnose("binary_cross_entropy_with_logits") == ""
 
 
 def test_a_mask_shared_down_the_columns_is_named_and_an_independent_one_is_not():
@@ -226,13 +230,33 @@ def test_the_docs_list_the_catalogue():
         assert shows == f"your {m.name}", m.id
 
 
-def test_an_overflow_in_a_naive_sigmoid_is_not_taken_for_the_naive_log():
-    # a stable loss with a naive sigmoid in the gradient overflows in exp too: no name
-    mixed, y = np.array([1000.0, -1000.0, 40.0]), np.array([1.0, 0.0, 1.0])
-    _record("binary_cross_entropy_with_logits", (mixed, y),
-            Raised("RuntimeWarning", "overflow encountered in exp"))
-    assert diagnosis.diagnose("binary_cross_entropy_with_logits") == ""
-    calls.reset()  # log(1 - p) = log(0) on positive logits: the naive log itself
-    _record("binary_cross_entropy_with_logits", (np.array([1000.0, 40.0]), np.array([0.0, 1.0])),
-            Raised("RuntimeWarning", "divide by zero encountered in log"))
-    assert diagnosis.diagnose("binary_cross_entropy_with_logits") == "bce_naive_log"
+def test_a_dropout_backward_is_named_for_a_new_mask_only_when_it_looks_like_a_new_draw():
+    rng = np.random.default_rng(7)
+    x, dout = rng.standard_normal((64, 32)) + 3.0, rng.standard_normal((64, 32)) + 3.0
+    p = 0.25
+    keep = rng.random(x.shape) >= p
+    mask, other = keep / (1 - p), (rng.random(x.shape) >= p) / (1 - p)
+
+    def named(cache, dx):
+        calls.reset()
+        _record("dropout_forward", (x, p, np.random.default_rng(5)), (x * mask, cache))
+        _record("dropout_backward", (dout, cache), dx)
+        return diagnosis.diagnose("dropout_backward")
+
+    assert named(mask, dout * other) == "dropout_backward_new_mask"
+    assert named(mask, dout * mask) == ""  # right
+    assert named(mask, dout * ~keep / (1 - p)) == ""  # the complement: not a new draw
+    assert named((other, p), dout * other) == ""  # it follows the mask the forward cached
+    assert named("an object", dout * other) == ""  # no mask to compare with: unclear
+
+
+def test_swapped_fans_are_a_shape_error_not_the_wrong_formula():
+    rng = np.random.default_rng(8)
+    fan_out, fan_in = 50, 400
+    _record("he_init", (fan_out, fan_in, rng),
+            rng.standard_normal((fan_out, fan_in)) * np.sqrt(2 / fan_out))
+    assert diagnosis.diagnose("he_init") == "he_fan_out"
+    calls.reset()  # sqrt(2 / fan_in) of its own first argument: the parameters swapped
+    _record("he_init", (fan_out, fan_in, rng),
+            rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / fan_out))
+    assert diagnosis.diagnose("he_init") == ""
