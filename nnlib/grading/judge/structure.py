@@ -106,7 +106,7 @@ def _dropout_backward(call: Call) -> str:
         return ""
     # A backward that follows the cache it was given is right: the forward cached another
     # mask than it used (or the backward inverts it). Unclear without a mask to compare.
-    masks = [a for a in _arrays(call.arg(1, "cache")) if a.shape == rb.shape]
+    masks = [a for a in _cache_arrays(call.arg(1, "cache")) if a.shape == rb.shape]
     if not masks or any(np.array_equal(a[same] != 0, kb[same]) for a in masks):
         return ""
     # A new draw keeps each entry with probability 1 - p, whether the forward kept it or not
@@ -118,7 +118,7 @@ def _dropout_backward(call: Call) -> str:
     return "dropout_backward_new_mask"
 
 
-def _arrays(value: Any) -> list[np.ndarray]:
+def _cache_arrays(value: Any) -> list[np.ndarray]:
     """The arrays in a cache: itself, or the items of a tuple, list or dict."""
     if isinstance(value, np.ndarray):
         return [value]
