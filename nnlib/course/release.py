@@ -86,8 +86,44 @@ def stubs(root: Path | None = None) -> dict[str, str]:
             for p in solution_files(root).values()}
 
 
-def write_stubs(folder: Path, root: Path | None = None) -> list[str]:
-    """Write the stubs into ``folder``; return the names of the files that changed."""
+_STUB_RAISE = re.compile(r'^\s*raise NotImplementedError\("(\w+) is not implemented yet"\)$',
+                         re.M)
+
+
+def written_exercises(folder: Path, root: Path | None = None) -> dict[str, list[str]]:
+    """``{file: [function, ...]}``: the exercise functions someone has written in ``folder``.
+
+    A function counts as written when the file defines it but no longer holds its stub's
+    ``raise NotImplementedError(...)`` line. A stub made from older solutions (other
+    docstrings, or without an exercise added since) holds none.
+    """
+    out = {}
+    for name, text in stubs(root).items():
+        path = Path(folder) / name
+        if not path.is_file():
+            continue
+        have = path.read_text(encoding="utf-8", errors="replace")
+        defined = {m.group(2) for m in map(_DEF.match, have.splitlines()) if m}
+        written = [f for f in _STUB_RAISE.findall(text)
+                   if f in defined and f not in _STUB_RAISE.findall(have)]
+        if written:
+            out[name] = written
+    return out
+
+
+def write_stubs(folder: Path, root: Path | None = None, force: bool = False) -> list[str]:
+    """Write the stubs into ``folder``; return the names of the files that changed.
+
+    Raises :class:`ReleaseError`, writing nothing, when someone has written exercises there
+    (:func:`written_exercises`) and ``force`` is false: their work would be lost.
+    """
+    written = {} if force else written_exercises(folder, root)
+    if written:
+        raise ReleaseError(
+            "exercises/ holds written exercises ("
+            + "; ".join(f"{n}: {', '.join(fs)}" for n, fs in written.items())
+            + "); regenerating the stubs would overwrite them. Copy them elsewhere first, "
+            "or pass --force to overwrite them.")
     folder.mkdir(parents=True, exist_ok=True)
     changed = []
     for name, text in stubs(root).items():

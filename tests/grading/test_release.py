@@ -7,11 +7,12 @@ editable install only puts the same folder on the path.
 """
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from nnlib.course.release import build_release, stubs
+from nnlib.course.release import ReleaseError, build_release, stubs, write_stubs
 from nnlib.grading.registry import MISTAKES, TOPICS
 
 from .conftest import ROOT, clean_env, run
@@ -174,3 +175,40 @@ def test_a_notebook_that_claims_a_students_result_is_not_released(tmp_path):
     with pytest.raises(ReleaseError, match="x.ipynb stores results the student has not "
                                            "produced .*run_notebooks.py"):
         release_notebook(path)
+
+
+def test_regenerating_the_stubs_never_overwrites_written_exercises(tmp_path):
+    """`release --stubs-only` in a working copy would have replaced a student's code by the
+    stubs without a word; stale stubs (older docstrings, an exercise added since) are
+    still regenerated."""
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    fresh = stubs(ROOT)
+    for name, text in fresh.items():
+        (folder / name).write_text(text)
+    written = fresh["dense.py"].replace(
+        'raise NotImplementedError("dense_forward is not implemented yet")',
+        "return x @ W.T + b, (x, W)")
+    (folder / "dense.py").write_text(written)
+    stale = fresh["losses.py"].replace("Mean binary cross-entropy", "Mean BCE")
+    (folder / "losses.py").write_text(stale)
+    engine = fresh["engine.py"]
+    (folder / "engine.py").write_text(engine[:engine.index("def backward(")])  # added since
+    with pytest.raises(ReleaseError, match=r"written exercises \(dense\.py: dense_forward\)"):
+        write_stubs(folder, ROOT)
+    assert (folder / "dense.py").read_text() == written
+    assert (folder / "losses.py").read_text() == stale  # nothing written at all
+    (folder / "dense.py").write_text(fresh["dense.py"])
+    assert sorted(write_stubs(folder, ROOT)) == ["engine.py", "losses.py"]
+    (folder / "dense.py").write_text(written)
+    assert write_stubs(folder, ROOT, force=True) == ["dense.py"]
+    assert {p.name: p.read_text() for p in folder.glob("*.py")} == fresh
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")  # the command, from a root
+    (folder / "dense.py").write_text(written)
+    env = clean_env(NNLIB_ROOT=str(tmp_path))
+    proc = run(["-m", "nnlib", "release", "--stubs-only"], env=env)
+    assert proc.returncode == 2 and "pass --force" in proc.stderr, proc.stderr
+    assert (folder / "dense.py").read_text() == written
+    proc = run(["-m", "nnlib", "release", "--stubs-only", "--force"], env=env)
+    assert proc.returncode == 0 and (folder / "dense.py").read_text() == fresh["dense.py"]
+

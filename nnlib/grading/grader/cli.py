@@ -93,7 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--check", action="store_true",
                    help="with --stubs-only: write nothing; exit 1 unless exercises/ holds "
                         "exactly the stubs generated from solutions/ (for CI)")
-    r.add_argument("--force", action="store_true", help="replace OUTDIR if it exists")
+    r.add_argument("--force", action="store_true",
+                   help="replace OUTDIR if it exists; with --stubs-only, overwrite exercises "
+                        "written in exercises/")
     r.set_defaults(func=_release)
 
 
@@ -184,12 +186,14 @@ def _release(args: argparse.Namespace) -> int:
             problems = stubs_status(find_root() / "exercises")
             if problems:
                 print("exercises/ is not what `python -m nnlib release --stubs-only` generates "
-                      f"from solutions/: {'; '.join(problems)}")
+                      f"from solutions/: {'; '.join(problems)}. (In a copy where exercises "
+                      "are being written this is expected: the check is for the committed "
+                      "stubs.)")
                 return 1
             print("exercises/ holds exactly the stubs generated from solutions/")
             return 0
         if args.stubs_only:
-            changed = write_stubs(find_root() / "exercises")
+            changed = write_stubs(find_root() / "exercises", force=args.force)
             print(f"exercises/: {len(changed)} file(s) regenerated from solutions/"
                   + (f" ({', '.join(changed)})" if changed else ""))
             return 0
