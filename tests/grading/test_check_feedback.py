@@ -13,7 +13,7 @@ from nnlib.course.release import build_release
 from nnlib.grading.grader.grade import grade
 from nnlib.grading.grader.results import format_table
 from nnlib.grading.impl import course_root_of, find_root
-from nnlib.grading.judge.testing import Waiting, forward_for_backward
+from nnlib.grading.judge.testing import Waiting, assert_close, expect_tuple, forward_for_backward
 
 from .conftest import ROOT, clean_env, run
 from .mutants import MUTANTS, write_submission
@@ -242,3 +242,21 @@ def test_the_summary_reads_the_records_fields_not_their_wording():
                  message="no name in here", missing="dense_forward", waiting_for="")]
     _, lines = _summarize("dense", stub, "exercises/dense.py")
     assert any("waiting for dense_forward (not implemented yet)" in line for line in lines)
+
+
+def test_a_wrong_value_is_shown_with_the_digits_that_differ():
+    """A one-sided difference is off by 2e-7 at -4: six digits showed "got -4, expected
+    -4"."""
+    with pytest.raises(AssertionError) as e:
+        assert_close(np.array([0.5, -3.99999981]), np.array([0.5, -4.0]), "grad", rtol=1e-9)
+    assert str(e.value).endswith("largest difference at index (1,): got -3.9999998, "
+                                 "expected -4 (a difference of 1.9e-07)")
+
+
+def test_a_function_that_returns_nothing_is_told_about_return():
+    for check in (lambda: assert_close(None, np.ones(3), "tanh_backward: dx"),
+                  lambda: expect_tuple(None, 2, "dense_forward")):
+        with pytest.raises(AssertionError, match=r"got a? ?NoneType \(a function without a "
+                                                 r"`return` gives None\)$"):
+            check()
+

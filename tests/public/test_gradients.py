@@ -26,7 +26,9 @@ def test_numerical_gradient_of_a_quadratic(impl):
     # f(x) = sum(x**2) has gradient 2x
     x = np.array([1.0, -2.0, 0.5])
     grad = call(impl.numerical_gradient, lambda v: float(np.sum(v**2)), x)
-    assert_close(grad, 2 * x, "numerical_gradient of sum(x**2) (should be 2x)", rtol=1e-8)
+    assert_close(grad, 2 * x, "numerical_gradient of sum(x**2) (should be 2x: the centered "
+                 "difference (f(x+h) - f(x-h)) / (2h) is exact for it up to rounding, a "
+                 "one-sided one is off by h)", rtol=1e-8)
 
 
 @pytest.mark.points(2)

@@ -157,7 +157,8 @@ def assert_close(actual: Any, expected: Any, what: str, rtol: float = 1e-7,
     first entry that differs.
     """
     if not isinstance(actual, (np.ndarray, np.generic, float, int)):
-        raise AssertionError(f"{what}: expected an array, got {type(actual).__name__}")
+        raise AssertionError(f"{what}: expected an array, got {type(actual).__name__}"
+                             + _NO_RETURN * (actual is None))
     actual = np.asarray(actual)
     expected = np.asarray(expected)
     if actual.shape != expected.shape:
@@ -171,9 +172,13 @@ def assert_close(actual: Any, expected: Any, what: str, rtol: float = 1e-7,
         diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
         i = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
         at = f" at index {tuple(int(k) for k in i)}" if diff.ndim else ""
+        got, want = float(actual[i]), float(expected[i])
+        # as many digits as it takes to see the difference ("got -4, expected -4" hides it)
+        digits = next((d for d in range(6, 17) if f"{got:.{d}g}" != f"{want:.{d}g}"), 17)
         raise AssertionError(
             f"{what}: wrong values (relative error {err:.1e}); largest difference{at}: "
-            f"got {float(actual[i]):.6g}, expected {float(expected[i]):.6g}"
+            f"got {got:.{digits}g}, expected {want:.{digits}g} "
+            f"(a difference of {abs(got - want):.1e})"
         )
 
 
@@ -219,8 +224,12 @@ def expect_tuple(result: Any, n: int, what: str) -> tuple[Any, ...]:
         got = f"a {type(result).__name__}"
         if isinstance(result, (tuple, list)):
             got += f" of {len(result)} items"
-        raise AssertionError(f"{what} must return a tuple of {n} items, got {got}")
+        raise AssertionError(f"{what} must return a tuple of {n} items, got {got}"
+                             + _NO_RETURN * (result is None))
     return tuple(result)
+
+
+_NO_RETURN = " (a function without a `return` gives None)"
 
 
 class Waiting(AssertionError):
