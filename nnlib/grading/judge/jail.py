@@ -281,8 +281,10 @@ def seccomp_filter() -> Any:
         for name in names:
             with contextlib.suppress(RuntimeError, OSError, ValueError):  # not on this arch
                 f.add_rule(sc.ERRNO(code), name)
-    # pipes keep their default 64 KiB buffer (enlarged, 128 of them would hold 128 MiB)
-    f.add_rule(sc.ERRNO(errno.EPERM), "fcntl", sc.Arg(1, sc.EQ, _F_SETPIPE_SZ))
+    # pipes keep their default 64 KiB buffer (enlarged, 128 of them would hold 128 MiB);
+    # the kernel reads the command as 32 bits, so the rule must ignore the upper ones
+    f.add_rule(sc.ERRNO(errno.EPERM), "fcntl",
+               sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _F_SETPIPE_SZ))
     # a new process, but not a new thread (glibc falls back from clone3 to clone)
     f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
     with contextlib.suppress(RuntimeError, OSError, ValueError):
