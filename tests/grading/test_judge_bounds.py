@@ -139,10 +139,23 @@ def test_the_extent_of_what_the_worker_sends_is_found_once_per_object():
     shared: list = [np.ones((3, 4))]
     for _ in range(64):  # 2**64 paths to the array, 65 lists
         shared = [shared, shared]
-    assert judge.extent(shared) == (2, 4)
+    assert judge.extent(shared) == (2, 4, 12 * 2.0**64)  # 65 lists looked at, 2**64 arrays
     loop: list = [np.ones(5)]
     loop.append(loop)
-    assert judge.extent({"a": loop, "b": (1, 2, 3)}) == (1, 5)
+    assert judge.extent({"a": loop, "b": (1, 2, 3)}) == (1, 5, np.inf)
+
+
+def test_lists_that_repeat_a_list_are_as_large_as_numpy_would_make_them():
+    """Sixteen references to one list, six deep, are a few bytes on the wire and an array
+    of 4 * 16**6 numbers in the judge (numpy's sin of it took about 1 GB there)."""
+    values = judge.Values(lambda: 0)
+    values.limit_callbacks((lambda v: v, np.ones((3, 4))), {})
+    nested: list = [1.0] * 4
+    for _ in range(6):
+        nested = [nested] * 16
+    assert "67108864 numbers" in values._too_large("f", (nested,), {})
+    assert values._too_large("f", (np.ones((3, 4)),), {}) == ""
+    assert values._too_large("f", ([np.ones((3, 4))] * 7,), {}) == ""  # a cache of arrays
 
 
 def test_an_exit_code_reaches_the_feedback_as_one_line_of_printable_text():

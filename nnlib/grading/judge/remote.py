@@ -17,6 +17,7 @@ may call only while the call that received it runs.
 from __future__ import annotations
 
 import inspect
+import math
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -41,27 +42,44 @@ MAX_RELEASES = 100_000
 CALLBACK_FLOOR = (2, 16)
 """The sizes a callback always accepts, whatever its call received: arrays of two
 dimensions of 16, and lists, tuples and dicts of 16 items (a cache of a few arrays)."""
+CALLBACK_NUMBERS = 16
+"""A callback's argument may hold this many times the numbers of its call's largest
+argument (a cache holds a few arrays of the layer's sizes)."""
 
 
-def extent(value: Any) -> tuple[int, int]:
-    """The most dimensions of any array in ``value``, and its largest dimension or length.
+def extent(value: Any) -> tuple[int, int, float]:
+    """Most dimensions of an array in ``value``, largest dimension or length, and numbers.
 
-    ``value`` is plain data: arrays, and lists, tuples and dicts of them, searched
-    through once each (a container's number of items counts as a length; what the worker
-    sends may refer to one container many times, or hold itself).
+    ``value`` is plain data: arrays, and lists, tuples and dicts of them. A container's
+    number of items counts as a length. Each object is looked at once, but its numbers
+    count every time it is referred to: the worker can send one list that holds another
+    sixteen times, and so on, in a few bytes, which numpy would make an array of any size.
+    A container that holds itself holds infinitely many.
     """
-    ndim, dim, todo, seen = 0, 0, [value], set()
-    while todo:
-        v = todo.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
+    most = [0, 0]
+    memo: dict[int, float] = {}
+
+    def numbers(v: Any, open_: set[int]) -> float:
+        key = id(v)
+        if key in memo:
+            return memo[key]
         if isinstance(v, np.ndarray):
-            ndim, dim = max(ndim, v.ndim), max([dim, *v.shape])
+            most[:] = max(most[0], v.ndim), max([most[1], *v.shape])
+            n = float(v.size)
         elif isinstance(v, (list, tuple, dict)):
-            dim = max(dim, len(v))
-            todo.extend(v.values() if isinstance(v, dict) else v)
-    return ndim, dim
+            if key in open_:
+                return math.inf
+            open_.add(key)
+            most[1] = max(most[1], len(v))
+            n = sum(numbers(x, open_) for x in (v.values() if isinstance(v, dict) else v))
+            open_.discard(key)
+        else:
+            n = 1.0
+        memo[key] = n
+        return n
+
+    n = numbers(value, set())
+    return most[0], most[1], n
 
 
 class StaleHandle(Exception):
@@ -110,27 +128,32 @@ class Values:
         self.callbacks: dict[int, Any] = {}
         self._next_callback = 1
         self.releases: list[int] = []
-        self.callback_limits = CALLBACK_FLOOR
+        self.callback_limits = (*CALLBACK_FLOOR, CALLBACK_NUMBERS * CALLBACK_FLOOR[1] ** 2)
 
     def limit_callbacks(self, args: tuple, kwargs: dict[str, Any]) -> None:
         """Let the callbacks of this call compute only on arrays as large as it received.
 
-        No more dimensions, and none longer, than in ``args`` and ``kwargs`` (or
-        :data:`CALLBACK_FLOOR`): the worker cannot make the judge compute on arrays of its
-        own choosing, or of any size.
+        No more dimensions, none longer, and no more than :data:`CALLBACK_NUMBERS` times the
+        numbers of its largest argument (or :data:`CALLBACK_FLOOR`): the worker cannot make
+        the judge compute on arrays of its own choosing, or of any size.
         """
-        ndim, dim = extent((args, kwargs))
-        self.callback_limits = (max(ndim, CALLBACK_FLOOR[0]), max(dim, CALLBACK_FLOOR[1]))
+        ndim, dim, _ = extent((args, kwargs))
+        most = max([extent(a)[2] for a in (*args, *kwargs.values())] + [0.0])
+        self.callback_limits = (max(ndim, CALLBACK_FLOOR[0]), max(dim, CALLBACK_FLOOR[1]),
+                                CALLBACK_NUMBERS * max(most, CALLBACK_FLOOR[1] ** 2))
 
     def _too_large(self, name: str, args: tuple, kwargs: dict[str, Any]) -> str:
         """Why a callback's arguments are refused, or "" when they are not."""
-        ndim, dim = extent((args, kwargs))
-        most_ndim, most_dim = self.callback_limits
-        if ndim <= most_ndim and dim <= most_dim:
+        ndim, dim, _ = extent((args, kwargs))
+        numbers = max([extent(a)[2] for a in (*args, *kwargs.values())] + [0.0])
+        most_ndim, most_dim, most_numbers = self.callback_limits
+        if ndim <= most_ndim and dim <= most_dim and numbers <= most_numbers:
             return ""
         return (f"{name}: the grader's functions accept arrays of at most {most_ndim} "
-                f"dimensions of at most {most_dim} each (as large as the arguments of the "
-                f"call that received them); got {ndim} dimensions, or a length of {dim}")
+                f"dimensions of at most {most_dim} each, and at most {most_numbers:.0f} "
+                f"numbers in one argument (as large as the arguments of the call that "
+                f"received them); got {ndim} dimensions, a length of {dim}, or "
+                f"{numbers:.0f} numbers")
 
     def encoder(self, number: bool = False) -> Encoder:
         """An encoder for a request (``number``: report in-place changes)."""
