@@ -245,17 +245,22 @@ def test_every_entry_of_the_class_folder_is_graded_or_named_with_the_reason(clas
     assert "not a folder" in skipped["notes.txt"]
 
 
-def test_names_that_escape_alike_are_none_of_them_graded_and_each_is_named(tmp_path):
+def test_names_that_look_alike_are_none_of_them_graded_and_each_is_named(tmp_path):
     """A byte 0x9b that is not UTF-8 and the control character U+009B are both written
-    ``\\x9b``: grading both would give one row two students' results."""
+    ``\\x9b``, and "jos\u00e9" is the same name as "jose\u0301" in another Unicode form:
+    grading both would give one row two students' results, or two rows that look the
+    same."""
     for raw in (b"eve\x9b", "eve\x9b".encode()):
         os.mkdir(os.path.join(os.fsencode(tmp_path), raw))
-    (tmp_path / "alice").mkdir()
-    (tmp_path / "alice\u200b").mkdir()  # a zero-width space: not a second "alice"
+    for name in ("alice", "alice\u200b", "alice\u034f", "jos\u00e9", "jose\u0301"):
+        (tmp_path / name).mkdir()
     entries, skipped = list_submissions(tmp_path)
-    assert sorted(shown_name(p.name) for p in entries) == ["alice", "alice\\u200b"]
-    assert sorted(skipped) == ["eve\\x9b (escaped #2)", "eve\\x9b (escaped)"]
-    assert all("another entry's name: not graded" in why for why in skipped.values())
+    # invisible characters are shown escaped, so those names no longer look alike
+    assert sorted(shown_name(p.name) for p in entries) == [
+        "alice", "alice\\u034f", "alice\\u200b"]
+    assert sorted(skipped) == ["eve\\x9b (looks alike #2)", "eve\\x9b (looks alike)",
+                               "jose\u0301 (looks alike)", "jos\u00e9 (looks alike)"]
+    assert all("looks the same as another entry's" in why for why in skipped.values())
 
 
 def test_the_canvas_file_is_a_gradebook_import_and_nothing_else(class_run):

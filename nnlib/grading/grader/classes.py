@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,11 @@ def _failed_grade(collected: list[dict[str, Any]], why: str) -> Grade:
     return Grade(records=records, problems=[why])
 
 
+def _looks(name: str) -> str:
+    """How a folder name is shown, in one Unicode form (NFC)."""
+    return unicodedata.normalize("NFC", shown_name(name))
+
+
 def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
     r"""The entries of ``base`` to grade, and ``{name: why it is not graded}`` for the rest.
 
@@ -52,27 +58,27 @@ def list_submissions(base: Path) -> tuple[list[Path], dict[str, str]]:
     whose name starts with ``.`` (``.git``, ``.ipynb_checkpoints``, a hidden folder) and a
     plain file are not, and are named with the reason so that nobody vanishes silently.
     A folder whose name is not UTF-8, or holds control characters, is graded under its
-    :func:`~nnlib.grading.grader.submission.shown_name`, unless that is another entry's name
-    or another escaped name's (a byte 0x9b and the character U+009B are both ``\x9b``):
-    then none of the escaped ones is graded, so that no result can take another's place.
+    :func:`~nnlib.grading.grader.submission.shown_name`. Entries whose names look alike
+    (a byte 0x9b and the character U+009B, both written ``\x9b``; ``é`` as one character
+    and as ``e`` with an accent; an escaped name that is another entry's name) are none of
+    them graded, so that no result can take another's place or be read as another's.
     """
     entries, skipped = [], {}
     paths = sorted(Path(base).iterdir())
-    taken = {p.name for p in paths}
-    escaped = Counter(shown_name(p.name) for p in paths if shown_name(p.name) != p.name)
+    alike = Counter(_looks(p.name) for p in paths)
     for p in paths:
         name = shown_name(p.name)
         if p.name.startswith("."):
             what = "folder" if p.is_dir() else "file"
             skipped[name] = (f"a hidden {what} (its name starts with '.'): not graded; "
                              "rename it to grade it")
-        elif name != p.name and (name in taken or escaped[name] > 1):
-            key, k = f"{name} (escaped)", 2
-            while key in skipped:  # two escaped names alike: each is named
-                key, k = f"{name} (escaped #{k})", k + 1
-            skipped[key] = (
-                "its name is not UTF-8 or holds control characters, and written with \\x "
-                "escapes it is another entry's name: not graded; rename it to grade it")
+        elif alike[_looks(p.name)] > 1:
+            key, k = f"{name} (looks alike)", 2
+            while key in skipped:  # each of the names alike is named
+                key, k = f"{name} (looks alike #{k})", k + 1
+            skipped[key] = ("its name, as it is shown, looks the same as another entry's "
+                            "(other bytes, Unicode forms or escapes): not graded; rename it "
+                            "to grade it")
         elif p.is_dir() or p.is_symlink():
             entries.append(p)
         else:

@@ -32,6 +32,10 @@ _UNSHOWN = ("Cc", "Cf")
 """Unicode categories never echoed from a name: control characters (a terminal's escape
 sequences) and format characters, which show nothing or change what is shown around them
 (a zero-width space makes ``alice`` twice; the bidirectional overrides reorder)."""
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\U000e0100-\U000e01ef]")
+"""Other characters that show nothing: the combining grapheme joiner, the Hangul fillers,
+the variation selectors."""
 
 
 def shown_name(name: str) -> str:
@@ -43,8 +47,9 @@ def shown_name(name: str) -> str:
     character as ``\x1b``. Any other name is returned unchanged.
     """
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if unicodedata.category(c) not in _UNSHOWN
-                   else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    return "".join(c if unicodedata.category(c) not in _UNSHOWN and not _INVISIBLE.match(c)
+                   else f"\\x{ord(c):02x}" if ord(c) < 0x100
+                   else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
                    for c in text)
 
 
