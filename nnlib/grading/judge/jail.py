@@ -275,7 +275,9 @@ def seccomp_filter() -> Any:
                       "memfd_create", "memfd_secret", "shmget", "msgget", "semget",
                       "mq_open",
                       # kernel memory by the watch (the worker reads its socket blocking)
-                      "epoll_create", "epoll_create1"),
+                      "epoll_create", "epoll_create1",
+                      # the machine's whole quota of asynchronous I/O, held while it lives
+                      "io_setup"),
     }
     for code, names in refused.items():
         for name in names:
