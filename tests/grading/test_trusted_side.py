@@ -126,3 +126,14 @@ def test_exercise_tests_call_student_functions_only_through_call(path: Path):
              for n in ast.walk(top) if n is not top
              and isinstance(n, (ast.Lambda, ast.FunctionDef)) and _mentions_impl(n)]
     assert not inner, f"{path.name}: functions built on the student's code at lines {inner}"
+
+
+def test_a_backward_that_zeroes_dout_itself_is_told_dx_is_not_a_copy():
+    def relu_backward(dout, cache):
+        dx = dout  # the same array: the next line writes the test's dout
+        dx[cache <= 0] = 0
+        return dx
+
+    with pytest.raises(AssertionError, match=r"modified its argument dout in place; .*dx = "
+                                             r"dout is the same array, not a copy"):
+        call(relu_backward, np.ones(4), np.array([1.0, -1.0, 2.0, -2.0]))

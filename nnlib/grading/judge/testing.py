@@ -133,7 +133,8 @@ def call(fn: Callable[..., Any], *args: Any, mutable: tuple[int | str, ...] = ()
         if key not in mutable and _changed(mine, theirs):
             raise AssertionError(
                 f"{fn.__name__} modified its argument {name} in place; leave the inputs "
-                "unchanged and compute new arrays (e.g. x = x - m, not x -= m)"
+                "unchanged and compute new arrays (x = x - m, not x -= m; and dx = dout "
+                "is the same array, not a copy: dx = dout.copy(), or dout * mask)"
             )
     return result
 
