@@ -162,9 +162,12 @@ def test_backward(impl):
             raise AssertionError(f"backward must return a list of {len(PARENTS)} gradients, "
                                  f"one per node, got {type(grads).__name__}")
         names = {0: "y", 1: "a", 2: "b", 3: "c", 6: "a * a", 8: "b * c (unused by y)"}
+        uses = [sum(p.count(i) for p in PARENTS) for i in range(len(PARENTS))]
         for i, e in enumerate(expected):
             _close(grads[i], e, f"backward: the gradient of node {i}"
-                   + (f" ({names[i]})" if i in names else ""))
+                   + (f" ({names[i]})" if i in names else "")
+                   + (f"; it is used {uses[i]} times, and its gradient is the sum of the "
+                      f"{uses[i]} shares (+=, not =)" if uses[i] > 1 else ""))
     except Exception:
         wait_for_order(impl, PARENTS, 0)
         raise
