@@ -42,9 +42,9 @@ def shown_name(name: str) -> str:
     r"""A file or folder name as text that is safe to print, write and show.
 
     Bytes that are not UTF-8 (a zip made on another system; Python keeps them as
-    surrogates, which no file, terminal or CSV can take) and the characters of the
-    categories :data:`_UNSHOWN` are written as escapes: ``b"caf\xe9"`` as ``caf\xe9``, an escape
-    character as ``\x1b``. Any other name is returned unchanged.
+    surrogates, which no file, terminal or CSV can take), the characters of the categories
+    :data:`_UNSHOWN` and those of :data:`_INVISIBLE` are written as escapes: ``b"caf\xe9"``
+    as ``caf\xe9``, an escape character as ``\x1b``. Any other name is returned unchanged.
     """
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if unicodedata.category(c) not in _UNSHOWN and not _INVISIBLE.match(c)

@@ -82,6 +82,12 @@ def extent(value: Any) -> tuple[int, int, float]:
     return most[0], most[1], n
 
 
+def _largest(args: tuple, kwargs: dict[str, Any]) -> tuple[int, int, float]:
+    """The :func:`extent` of a call's arguments: the largest of each, over the arguments."""
+    found = [extent(a) for a in (*args, *kwargs.values())] or [(0, 0, 0.0)]
+    return tuple(max(e[i] for e in found) for i in range(3))  # type: ignore[return-value]
+
+
 class StaleHandle(Exception):
     """A handle of an earlier worker (before a restart) was passed to a call."""
 
@@ -137,15 +143,13 @@ class Values:
         numbers of its largest argument (or :data:`CALLBACK_FLOOR`): the worker cannot make
         the judge compute on arrays of its own choosing, or of any size.
         """
-        ndim, dim, _ = extent((args, kwargs))
-        most = max([extent(a)[2] for a in (*args, *kwargs.values())] + [0.0])
+        ndim, dim, most = _largest(args, kwargs)
         self.callback_limits = (max(ndim, CALLBACK_FLOOR[0]), max(dim, CALLBACK_FLOOR[1]),
                                 CALLBACK_NUMBERS * max(most, CALLBACK_FLOOR[1] ** 2))
 
     def _too_large(self, name: str, args: tuple, kwargs: dict[str, Any]) -> str:
         """Why a callback's arguments are refused, or "" when they are not."""
-        ndim, dim, _ = extent((args, kwargs))
-        numbers = max([extent(a)[2] for a in (*args, *kwargs.values())] + [0.0])
+        ndim, dim, numbers = _largest(args, kwargs)
         most_ndim, most_dim, most_numbers = self.callback_limits
         if ndim <= most_ndim and dim <= most_dim and numbers <= most_numbers:
             return ""
